@@ -1,0 +1,34 @@
+"""Process-wide state, kept in one place.
+
+Nothing here is created at import time except empty containers and a lock: no
+threads, no files, no handlers. The first ``get_logger`` or ``configure`` builds
+the configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .logger import Logger
+
+lock = threading.RLock()
+config: Optional[Config] = None
+loggers: Dict[str, Logger] = {}
+all_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
+#: active capture_logs() sinks: each a list that receives every record
+captures: Tuple[List[Any], ...] = ()
+pid = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global pid
+    pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,80 @@
+"""logfmt: ``key=value`` pairs, quoted and escaped where needed."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import exception_text
+from ..levels import LEVEL_NAMES
+from ..serialize import iso_utc
+from .base import RESERVED_KEYS, Formatter, to_text
+
+if TYPE_CHECKING:
+    from ..record import LogRecord
+
+_NEEDS_QUOTES = re.compile(r'[\s"=\\]|[^\x21-\x7e]')
+_BAD_KEY = re.compile(r"[^A-Za-z0-9_.\-/@]")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPE_RE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    named = _ESCAPES.get(ch)
+    if named is not None:
+        return named
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def logfmt_value(value: Any) -> str:
+    """One logfmt value: bare when safe, otherwise double-quoted with escapes."""
+    text = to_text(value)
+    if not text:
+        return '""'
+    if _NEEDS_QUOTES.search(text) is None:
+        return text
+    return '"' + _ESCAPE_RE.sub(_escape, text) + '"'
+
+
+def logfmt_key(key: Any) -> str:
+    text = key if type(key) is str else str(key)
+    if not text:
+        return "_"
+    return _BAD_KEY.sub("_", text)
+
+
+class LogfmtFormatter(Formatter):
+    """``timestamp=... level=INFO logger=api message="User login" user_id=1``.
+
+    Static fields, then context, then the record's fields follow the four
+    fixed keys; a key already written is never repeated or overwritten: the later
+    one is written as ``context.<key>`` or ``fields.<key>``.
+    """
+
+    def format(self, record: LogRecord) -> str:
+        parts = [
+            "timestamp=" + iso_utc(record.timestamp),
+            "level=" + LEVEL_NAMES.get(record.level, str(record.level)),
+            "logger=" + logfmt_value(record.logger_name),
+            "message=" + logfmt_value(record.message),
+        ]
+        seen = set(RESERVED_KEYS)
+        for source, prefix in ((record.static, "static."), (record.context, "context."), (record.data, "fields.")):
+            for key, value in source.items():
+                name = logfmt_key(key)
+                if name in seen:
+                    name = prefix + name
+                seen.add(name)
+                parts.append(name + "=" + logfmt_value(value))
+        if record.filename is not None:
+            parts.append(f"caller={logfmt_value(f'{record.filename}:{record.lineno}')}")
+        if record.exc_info is not None:
+            exc = record.exc_info
+            parts.append("exc_type=" + logfmt_value(exc[0].__name__))
+            parts.append("exc_message=" + logfmt_value(exc[1]))
+            parts.append("exc_traceback=" + logfmt_value(exception_text(exc)))
+        if record.stack_info:
+            parts.append("stack=" + logfmt_value(record.stack_info))
+        return " ".join(parts)

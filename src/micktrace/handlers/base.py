@@ -1,0 +1,165 @@
+"""The handler contract.
+
+A handler is ``level`` + ``filters`` + ``formatter`` + a transport. The core
+calls :meth:`Handler.handle` for each record at or above the handler's level;
+``handle`` applies the filters, formats and writes. A transport implements
+:meth:`Handler.write_lines` (and may override :meth:`Handler.write` for the
+single-record path), :meth:`flush` and :meth:`close`.
+
+Anything else with a ``handle(record)`` method, or a plain callable taking a
+record, can be passed in ``configure(handlers=[...])``; see :class:`ObjectHandler`
+and :class:`CallableHandler`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence
+
+from .._report import report
+from ..formatters.base import Formatter
+
+if TYPE_CHECKING:
+    from ..record import LogRecord
+
+Filter = Callable[["LogRecord"], bool]
+
+
+class Handler:
+    """Base class for handlers.
+
+    Args:
+        level: the least severe level this handler writes (default: everything
+            the logger lets through).
+        formatter: a :class:`Formatter`, or any callable ``record -> str``.
+        filters: callables ``record -> bool``; a record is written only if all
+            return true.
+        name: how the handler is called in error reports, metrics and health.
+    """
+
+    #: the dispatch mode this handler type prefers (see the dispatch docs)
+    default_dispatch = "sync"
+
+    def __init__(
+        self,
+        level: int = 0,
+        formatter: Optional[Formatter | Callable[[LogRecord], str]] = None,
+        filters: Optional[Sequence[Filter]] = None,
+        name: Optional[str] = None,
+    ) -> None:
+        self.level = level
+        if formatter is None:
+            from ..formatters.text import TextFormatter
+
+            formatter = TextFormatter()
+        self.formatter = formatter
+        self.filters: List[Filter] = list(filters or ())
+        self.name = name or type(self).__name__
+        self.closed = False
+
+    @property
+    def formatter(self) -> Formatter | Callable[[LogRecord], str]:
+        return self._formatter
+
+    @formatter.setter
+    def formatter(self, formatter: Formatter | Callable[[LogRecord], str]) -> None:
+        self._formatter = formatter
+        # call Formatter.format directly: one Python call less per record
+        self._format = formatter.format if isinstance(formatter, Formatter) else formatter
+
+    # -- the record path ---------------------------------------------------------
+    def handle(self, record: LogRecord) -> None:
+        """Filter, format and write one record. May raise: the caller isolates it."""
+        for accept in self.filters:
+            if not accept(record):
+                return
+        self.write(self.format(record))
+
+    def handle_batch(self, records: Sequence[LogRecord]) -> None:
+        """Filter, format and write several records with one transport call."""
+        filters = self.filters
+        fmt = self.format
+        if filters:
+            lines = [fmt(r) for r in records if all(f(r) for f in filters)]
+        else:
+            lines = [fmt(r) for r in records]
+        if lines:
+            self.write_lines(lines)
+
+    def format(self, record: LogRecord) -> str:
+        """The formatted line; a failing formatter falls back to the text format."""
+        try:
+            return self._format(record)
+        except Exception as exc:
+            report(f"formatter of handler {self.name!r}", exc)
+            from ..formatters.text import TextFormatter
+
+            return TextFormatter().format(record)
+
+    # -- the transport -------------------------------------------------------------
+    def write(self, line: str) -> None:
+        """Write one formatted line (no trailing newline)."""
+        self.write_lines([line])
+
+    def write_lines(self, lines: List[str]) -> None:
+        """Write formatted lines; subclasses implement this."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Push buffered output to its destination."""
+
+    def close(self) -> None:
+        """Flush and release resources. Called when a configuration replaces the handler."""
+        self.closed = True
+
+    @property
+    def needs_caller(self) -> bool:
+        """True when the formatter shows the caller's file and line."""
+        return bool(getattr(self.formatter, "needs_caller", False))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} level={self.level}>"
+
+
+class CallableHandler(Handler):
+    """Wraps a callable that takes a :class:`LogRecord`."""
+
+    def __init__(self, fn: Callable[[LogRecord], Any], **kwargs: Any) -> None:
+        kwargs.setdefault("name", getattr(fn, "__name__", None) or repr(fn))
+        super().__init__(**kwargs)
+        self.fn = fn
+
+    def handle(self, record: LogRecord) -> None:
+        for accept in self.filters:
+            if not accept(record):
+                return
+        self.fn(record)
+
+    def handle_batch(self, records: Sequence[LogRecord]) -> None:
+        for record in records:
+            self.handle(record)
+
+    def write_lines(self, lines: List[str]) -> None:  # pragma: no cover - not used
+        raise TypeError("a callable handler receives records, not lines")
+
+
+class ObjectHandler(CallableHandler):
+    """Wraps any object with a ``handle(record)`` method (and optional
+    ``flush()``, ``close()`` and ``level``)."""
+
+    def __init__(self, obj: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("name", type(obj).__name__)
+        if "level" not in kwargs and isinstance(getattr(obj, "level", None), int):
+            kwargs["level"] = int(obj.level)
+        super().__init__(obj.handle, **kwargs)
+        self.obj = obj
+
+    def flush(self) -> None:
+        fn = getattr(self.obj, "flush", None)
+        if callable(fn):
+            fn()
+
+    def close(self) -> None:
+        fn = getattr(self.obj, "close", None)
+        if callable(fn):
+            fn()
+        super().close()

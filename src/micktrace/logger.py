@@ -1,0 +1,366 @@
+"""The Logger: the object applications and libraries call.
+
+Speed comes from two choices:
+
+* A method whose level is disabled is replaced, on that logger instance, by
+  :func:`_disabled` (a bare ``return None``), so a disabled call costs one
+  attribute lookup and one call: no record, no clock, no argument formatting.
+  ``configure()`` re-applies this to every live logger when levels change.
+* An enabled call builds one :class:`LogRecord` and hands it to the current
+  configuration; bound fields were merged once, by :meth:`Logger.bind`.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+
+from . import _state
+from ._exceptions import ExcInfoArg, normalize_exc_info
+from ._report import report
+from .context import current as _current_context
+from .levels import LEVEL_NAMES, LevelLike, LogLevel, to_level, to_loglevel
+from .record import LogRecord
+from .serialize import safe_repr, safe_str
+
+if TYPE_CHECKING:
+    from .config import Config
+
+_time = time.time
+_get_ident = threading.get_ident
+
+TRACE = LogLevel.TRACE
+DEBUG = LogLevel.DEBUG
+INFO = LogLevel.INFO
+WARNING = LogLevel.WARNING
+ERROR = LogLevel.ERROR
+CRITICAL = LogLevel.CRITICAL
+
+#: method name -> the level it logs at
+METHOD_LEVELS: Dict[str, int] = {
+    "trace": 5,
+    "debug": 10,
+    "info": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+    "fatal": 50,
+}
+_EMPTY: Dict[str, Any] = {}
+
+
+def _disabled(*args: Any, **kwargs: Any) -> None:
+    """Stands in for a logging method whose level is disabled."""
+    return None
+
+
+def _format_message(msg: Any, args: tuple[Any, ...]) -> str:
+    if type(msg) is not str:
+        msg = safe_str(msg)
+    if not args:
+        return msg  # type: ignore[no-any-return]
+    try:
+        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            return msg % args[0]  # type: ignore[no-any-return]  # stdlib's "%(name)s" form
+        return msg % args  # type: ignore[no-any-return]
+    except Exception:
+        return f"{msg} {safe_repr(args)}"
+
+
+class Logger:
+    """A named logger, optionally carrying bound fields.
+
+    Get one with :func:`micktrace.get_logger`. Every method takes the message
+    positionally; every other keyword becomes a field, except the stdlib ones:
+    ``exc_info``, ``stack_info``, ``stacklevel`` and ``extra`` (merged into the
+    fields).
+    """
+
+    def __init__(self, name: str, bound: Optional[Dict[str, Any]] = None) -> None:
+        self.name = name
+        self._bound: Dict[str, Any] = bound if bound is not None else _EMPTY
+        self._level = 0
+        with _state.lock:
+            _state.all_loggers.add(self)
+            _apply(self, _config())
+
+    # -- configuration -------------------------------------------------------
+    @property
+    def bound(self) -> Dict[str, Any]:
+        """A copy of the fields bound to this logger."""
+        return dict(self._bound)
+
+    @property
+    def level(self) -> int:
+        """The effective level: records below it are not emitted."""
+        return self._level
+
+    def is_enabled_for(self, level: LevelLike) -> bool:
+        return to_level(level) >= self._level
+
+    isEnabledFor = is_enabled_for
+
+    def bind(self, **fields: Any) -> Logger:
+        """A new logger with *fields* added to every record; this one is unchanged."""
+        if not fields:
+            return self
+        merged = dict(self._bound)
+        merged.update(fields)
+        return Logger(self.name, merged)
+
+    def unbind(self, *keys: str) -> Logger:
+        """A new logger without the named bound fields."""
+        return Logger(self.name, {k: v for k, v in self._bound.items() if k not in keys})
+
+    def new(self, **fields: Any) -> Logger:
+        """A new logger with only *fields* bound."""
+        return Logger(self.name, dict(fields))
+
+    # -- the record path -------------------------------------------------------
+    def _log(
+        self,
+        level: int,
+        msg: Any,
+        args: tuple[Any, ...],
+        exc_info: ExcInfoArg,
+        stack_info: bool,
+        stacklevel: int,
+        extra: Optional[Mapping[str, Any]],
+        fields: Dict[str, Any],
+    ) -> None:
+        try:
+            cfg = _state.config
+            if cfg is None:
+                cfg = _config()
+            if args or type(msg) is not str:
+                msg = _format_message(msg, args)
+            bound = self._bound
+            if extra:
+                data = {**bound, **extra, **fields}
+            elif bound:
+                data = {**bound, **fields} if fields else bound
+            else:
+                data = fields
+            exc = normalize_exc_info(exc_info) if exc_info else None
+            filename = lineno = func = None
+            stack = None
+            if cfg.caller or stack_info:
+                frame = sys._getframe(1 + stacklevel)
+                if cfg.caller:
+                    code = frame.f_code
+                    filename, lineno, func = code.co_filename, frame.f_lineno, code.co_name
+                if stack_info:
+                    import traceback
+
+                    stack = "Stack (most recent call last):\n" + "".join(traceback.format_stack(frame)).rstrip("\n")
+            record = LogRecord(
+                _time(),
+                level,
+                self.name,
+                msg,
+                data,
+                _current_context(),
+                cfg.static,
+                exc,
+                stack,
+                _get_ident(),
+                _state.pid,
+                filename,
+                lineno,
+                func,
+            )
+            if cfg.processors:
+                for processor in cfg.processors:
+                    result = processor(record)
+                    if result is None:
+                        return
+                    record = result
+            if level >= self._level:
+                cfg.emit(record)
+            if _state.captures:
+                for sink in _state.captures:
+                    sink.append(record)
+        except Exception as exc:  # a log call never raises into the application
+            report(f"logger {self.name!r}", exc)
+
+    def log(
+        self,
+        level: LevelLike,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at *level* (a name, number or :class:`LogLevel`)."""
+        try:
+            number = level if type(level) is int or isinstance(level, LogLevel) else to_level(level)
+        except Exception as exc:
+            report(f"logger {self.name!r}", exc)
+            return
+        if number < self._level and not _state.captures:
+            return
+        self._log(to_loglevel(int(number)), msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    def trace(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at TRACE (5): finer than DEBUG."""
+        self._log(TRACE, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    def debug(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at DEBUG (10)."""
+        self._log(DEBUG, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    def info(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at INFO (20)."""
+        self._log(INFO, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    def warning(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at WARNING (30)."""
+        self._log(WARNING, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    warn = warning
+
+    def error(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at ERROR (40)."""
+        self._log(ERROR, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    def exception(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = True,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at ERROR with the exception being handled (call it inside ``except``)."""
+        self._log(ERROR, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    def critical(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        """Log at CRITICAL (50)."""
+        self._log(CRITICAL, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    fatal = critical
+
+    def __repr__(self) -> str:
+        name = LEVEL_NAMES.get(self._level, str(self._level))
+        bound = f" bound={self._bound!r}" if self._bound else ""
+        return f"<micktrace.Logger {self.name!r} level={name}{bound}>"
+
+
+def _config() -> Config:
+    from .config import current_config
+
+    return current_config()
+
+
+def _apply(logger: Logger, cfg: Config) -> None:
+    """Set *logger*'s level and swap its disabled methods for the no-op."""
+    level = cfg.level_for(logger.name)
+    logger._level = level
+    floor = 0 if _state.captures else level  # capture_logs() sees every level
+    attrs = logger.__dict__
+    for method, method_level in METHOD_LEVELS.items():
+        if method_level < floor:
+            attrs[method] = _disabled
+        else:
+            attrs.pop(method, None)
+
+
+def rebind_all(cfg: Config) -> None:
+    """Re-apply *cfg* to every live logger (called under the state lock)."""
+    for logger in list(_state.all_loggers):
+        _apply(logger, cfg)
+
+
+def get_logger(name: Optional[str] = None) -> Logger:
+    """The logger called *name* (default: the calling module's ``__name__``).
+
+    Loggers are cached by name: the same name gives the same object. Getting a
+    logger changes nothing global; it follows whatever the application
+    configures, now or later.
+    """
+    if name is None:
+        name = sys._getframe(1).f_globals.get("__name__") or "root"
+    elif not isinstance(name, str):
+        name = str(name)
+    logger = _state.loggers.get(name)
+    if logger is None:
+        with _state.lock:
+            logger = _state.loggers.get(name)
+            if logger is None:
+                logger = Logger(name)
+                _state.loggers[name] = logger
+    return logger
+
+
+getLogger = get_logger

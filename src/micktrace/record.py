@@ -1,0 +1,140 @@
+"""The log record: one immutable-by-convention object per emitted log call."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from ._exceptions import ExcInfo, exception_dict, exception_text
+from .levels import LogLevel, level_name
+
+_EMPTY: Dict[str, Any] = {}
+
+
+class LogRecord:
+    """Everything known about one log call.
+
+    Attributes:
+        timestamp: seconds since the epoch (float), taken when the call was made.
+        level: a :class:`LogLevel` (or an int for custom levels).
+        logger_name: the logger's name.
+        message: the message, ``%``-formatted with the call's positional args.
+        data: the record's own fields: bound fields, ``extra=`` and keyword fields.
+        context: the context fields active when the call was made (a snapshot).
+        static: fields configured for every record (``service``, ``version``, ``environment``).
+        exc_info: ``(type, exception, traceback)`` or None.
+        stack_info: the formatted call stack when ``stack_info=True`` was passed.
+        thread_id, process_id: where the call was made.
+        filename, lineno, func_name: the caller, when caller info is enabled
+            (``configure(caller=True)`` or a handler that shows the path).
+    """
+
+    __slots__ = (
+        "context",
+        "data",
+        "exc_info",
+        "filename",
+        "func_name",
+        "level",
+        "lineno",
+        "logger_name",
+        "message",
+        "process_id",
+        "stack_info",
+        "static",
+        "thread_id",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        timestamp: float,
+        level: LogLevel | int,
+        logger_name: str,
+        message: str,
+        data: Dict[str, Any],
+        context: Dict[str, Any],
+        static: Dict[str, Any],
+        exc_info: Optional[ExcInfo],
+        stack_info: Optional[str],
+        thread_id: int,
+        process_id: int,
+        filename: Optional[str] = None,
+        lineno: Optional[int] = None,
+        func_name: Optional[str] = None,
+    ) -> None:
+        self.timestamp = timestamp
+        self.level = level
+        self.logger_name = logger_name
+        self.message = message
+        self.data = data
+        self.context = context
+        self.static = static
+        self.exc_info = exc_info
+        self.stack_info = stack_info
+        self.thread_id = thread_id
+        self.process_id = process_id
+        self.filename = filename
+        self.lineno = lineno
+        self.func_name = func_name
+
+    # -- convenience views ---------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Alias of :attr:`logger_name` (the stdlib spelling)."""
+        return self.logger_name
+
+    @property
+    def fields(self) -> Dict[str, Any]:
+        """Alias of :attr:`data`."""
+        return self.data
+
+    @property
+    def level_name(self) -> str:
+        return level_name(self.level)
+
+    @property
+    def exception(self) -> Optional[Dict[str, Any]]:
+        """The exception as ``{"type", "message", "traceback", "frames", "cause"}``, or None."""
+        if self.exc_info is None:
+            return None
+        return exception_dict(self.exc_info)
+
+    @property
+    def exception_text(self) -> Optional[str]:
+        """The traceback as Python prints it, or None."""
+        if self.exc_info is None:
+            return None
+        return exception_text(self.exc_info)
+
+    def all_fields(self) -> Dict[str, Any]:
+        """Static, context and record fields merged (record fields win)."""
+        if not self.context and not self.static:
+            return self.data
+        merged = dict(self.static)
+        merged.update(self.context)
+        merged.update(self.data)
+        return merged
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The record as the JSON formatter lays it out (values not yet serialised)."""
+        from .formatters.json import record_dict
+
+        return record_dict(self)
+
+    def to_json(self) -> str:
+        """One line of JSON, as the default JSON formatter writes it."""
+        from .formatters.json import JSONFormatter
+
+        return JSONFormatter().format(self)
+
+    def to_logfmt(self) -> str:
+        """One line of logfmt, as the default logfmt formatter writes it."""
+        from .formatters.logfmt import LogfmtFormatter
+
+        return LogfmtFormatter().format(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"LogRecord(level={level_name(self.level)}, logger={self.logger_name!r}, "
+            f"message={self.message!r}, data={self.data!r}, context={self.context!r})"
+        )
