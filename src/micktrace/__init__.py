@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import formatters, handlers, testing, types
-from .config import Config, basic_config, configure, disable, enable, reset
+from .config import Config, basic_config, configure, disable, enable, export_settings, import_settings, reset
 from .context import (
     acontext,
     acorrelation,
@@ -26,9 +26,11 @@ from .context import (
     unset_context,
     wrap,
 )
+from .dispatch import aflush, flush, flush_on_signals, shutdown
 from .errors import ConfigError, MissingExtraError
 from .levels import LogLevel
 from .logger import Logger, get_logger, getLogger
+from .metrics import health, metrics
 from .record import LogRecord
 
 __version__ = "2.0.0.dev0"
@@ -48,6 +50,7 @@ __all__ = [
     "MissingExtraError",
     "acontext",
     "acorrelation",
+    "aflush",
     "basic_config",
     "clear_context",
     "configure",
@@ -55,6 +58,12 @@ __all__ = [
     "correlation",
     "disable",
     "enable",
+    "export_settings",
+    "flush",
+    "flush_on_signals",
+    "health",
+    "import_settings",
+    "metrics",
     "formatters",
     "getLogger",
     "get_context",
@@ -63,6 +72,7 @@ __all__ = [
     "new_correlation_id",
     "reset",
     "set_context",
+    "shutdown",
     "testing",
     "types",
     "unset_context",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from .config import Config
+    from .handlers.base import Handler
     from .logger import Logger
 
 lock = threading.RLock()
@@ -22,6 +23,10 @@ loggers: Dict[str, Logger] = {}
 all_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
 #: active capture_logs() sinks: each a list that receives every record
 captures: Tuple[List[Any], ...] = ()
+#: where records go that a handler could not take (None: stderr, text format)
+fallback: Optional[Handler] = None
+#: settings to rebuild from after shutdown()
+pending_settings: Optional[Dict[str, Any]] = None
 pid = os.getpid()
 
 

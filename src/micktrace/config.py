@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from . import _state
 from ._report import report
+from .dispatch import Dispatcher, DispatchOptions, parse_dispatch
 from .errors import ConfigError
 from .filters import build_filter
 from .formatters import FORMAT_NAMES, Formatter, formatter_for
@@ -51,7 +52,7 @@ PLANNED_HANDLER_TYPES = {
     "elasticsearch": "elastic",
 }
 #: keys every handler spec may carry besides its type's own options
-COMMON_HANDLER_KEYS = ("type", "config", "level", "format", "formatter", "filters", "name")
+COMMON_HANDLER_KEYS = ("type", "config", "level", "format", "formatter", "filters", "name", "dispatch")
 
 ENV_LEVEL = "MICKTRACE_LEVEL"
 ENV_FORMAT = "MICKTRACE_FORMAT"
@@ -96,6 +97,8 @@ class Config:
     __slots__ = (
         "caller",
         "disabled",
+        "dispatcher",
+        "emit",
         "format",
         "handlers",
         "level",
@@ -116,6 +119,7 @@ class Config:
         processors: Tuple[Processor, ...],
         format: str,
         settings: Dict[str, Any],
+        dispatcher: Dispatcher,
     ) -> None:
         self.level = level
         self.logger_levels = logger_levels
@@ -126,6 +130,10 @@ class Config:
         self.processors = processors
         self.format = format
         self.settings = settings
+        self.dispatcher = dispatcher
+        #: hand a record to every handler whose level it reaches: sync handlers
+        #: run here, background ones get it queued (see micktrace.dispatch)
+        self.emit = dispatcher.emit
 
     def level_for(self, name: str) -> int:
         """The effective level of logger *name*: disabled > per-prefix level > global."""
@@ -143,31 +151,6 @@ class Config:
             if level is not None:
                 return level
         return self.level
-
-    def emit(self, record: LogRecord) -> None:
-        """Hand *record* to every handler whose level it reaches; a failing
-        handler is reported and the others still run."""
-        level = record.level
-        for handler in self.handlers:
-            if level >= handler.level:
-                try:
-                    handler.handle(record)
-                except Exception as exc:
-                    handler_failed(handler, exc, record)
-
-
-def handler_failed(handler: Handler, exc: BaseException, record: LogRecord) -> None:
-    """Report a failed write and put the record on stderr so it is not lost."""
-    report(f"handler {handler.name!r}", exc)
-    try:
-        from .formatters.text import TextFormatter
-
-        stream = sys.stderr or sys.__stderr__
-        if stream is not None and not (isinstance(handler, ConsoleHandler) and handler.stream is stream):
-            stream.write("micktrace fallback: " + TextFormatter().format(record) + "\n")
-    except Exception:
-        pass
-
 
 # ---------------------------------------------------------------------------
 # building handlers
@@ -249,8 +232,14 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
             cls = RichConsoleHandler
         elif name != "text" or cls is not ConsoleHandler:
             common["formatter"] = formatter_for(name, f"{key}.format")
+    dispatch_spec = spec.get("dispatch")
+    if dispatch_spec is not None:
+        parse_dispatch(dispatch_spec, f"{key}.dispatch")  # validate now, merge with the global options later
     try:
-        return cls(**options, **common)  # type: ignore[no-any-return]
+        handler: Handler = cls(**options, **common)
+        if dispatch_spec is not None:
+            handler.dispatch_spec = (dispatch_spec, f"{key}.dispatch")
+        return handler
     except ConfigError as exc:
         raise ConfigError(f"{key}.{exc.key}", exc.value, exc.allowed) from None
     except OSError as exc:
@@ -271,9 +260,11 @@ _KNOWN_KEYS = (
     "fields",
     "caller",
     "processors",
+    "dispatch",
+    "fallback",
     "reset",
 )
-_HANDLER_KEYS = ("handlers", "format")
+_HANDLER_KEYS = ("handlers", "format", "dispatch")
 
 
 def _effective(settings: Dict[str, Any]) -> Tuple[int, str, Dict[str, Any]]:
@@ -310,6 +301,15 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
         handlers = tuple(build_handler(spec, i, fmt) for i, spec in enumerate(specs))
     caller = bool(settings.get("caller")) or any(h.needs_caller for h in handlers)
     processors: List[Processor] = list(settings.get("processors") or ())
+    global_dispatch: DispatchOptions = settings.get("dispatch") or DispatchOptions()
+    modes: List[str] = []
+    options: List[DispatchOptions] = []
+    for handler in handlers:
+        own = getattr(handler, "dispatch_spec", None)
+        opts = parse_dispatch(own[0], own[1], global_dispatch) if own is not None else global_dispatch
+        modes.append(opts.mode or global_dispatch.mode or handler.default_dispatch)
+        options.append(opts)
+    dispatcher = Dispatcher(handlers, modes, options, previous.dispatcher if previous is not None else None)
     return Config(
         level=level,
         logger_levels=dict(settings.get("loggers") or {}),
@@ -320,6 +320,7 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
         processors=tuple(processors),
         format=fmt,
         settings=settings,
+        dispatcher=dispatcher,
     )
 
 
@@ -356,6 +357,10 @@ def _validate(kwargs: Dict[str, Any]) -> Dict[str, Any]:
             value = list(value)
         elif key == "caller":
             value = bool(value)
+        elif key == "dispatch":
+            value = parse_dispatch(value, "dispatch")
+        elif key == "fallback":
+            value = build_handler(value, 0, "text") if not isinstance(value, Handler) else value
         clean[key] = value
     return clean
 
@@ -371,6 +376,8 @@ def configure(
     fields: Optional[Mapping[str, Any]] = None,
     caller: Optional[bool] = None,
     processors: Optional[Sequence[Processor]] = None,
+    dispatch: Optional[Any] = None,
+    fallback: Optional[Any] = None,
     reset: bool = False,
     **unknown: Any,
 ) -> Config:
@@ -390,6 +397,14 @@ def configure(
         caller: record the caller's file, line and function (costs ~0.3 µs a call).
         processors: callables ``record -> record | None`` run on every record
             before the handlers (None drops the record).
+        dispatch: ``"sync"`` (handlers run in the calling thread), ``"background"``
+            (a worker thread per handler writes in batches), or a dict of options
+            (``mode``, ``queue_size``, ``overflow``, ``block_timeout``, ``batch_size``,
+            ``retries``, ...; see docs/dispatch.md). Unset, each handler type uses its
+            own default: console in the caller, file and network in the background.
+            A handler spec may carry its own ``"dispatch"``.
+        fallback: the handler that receives records another handler failed to
+            deliver (default: stderr, text format).
         reset: forget the settings of earlier calls first.
 
     Returns the new :class:`Config`. Raises :class:`ConfigError` for any invalid
@@ -410,6 +425,8 @@ def configure(
             "fields": fields,
             "caller": caller,
             "processors": processors,
+            "dispatch": dispatch,
+            "fallback": fallback,
         }
     )
     with _state.lock:
@@ -428,8 +445,16 @@ def _swap(new: Config, previous: Optional[Config]) -> None:
     from .logger import rebind_all
 
     _state.config = new
+    _state.fallback = new.settings.get("fallback")
     rebind_all(new)
-    if previous is not None and previous.handlers is not new.handlers:
+    if previous is None:
+        return
+    # workers the new configuration does not reuse: deliver what they hold, then stop
+    kept_workers = {id(w) for w in new.dispatcher.workers}
+    for worker in previous.dispatcher.workers:
+        if id(worker) not in kept_workers:
+            worker.stop(worker.options.exit_timeout)
+    if previous.handlers is not new.handlers:
         keep = {id(h) for h in new.handlers}
         for handler in previous.handlers:
             if id(handler) not in keep:
@@ -447,7 +472,9 @@ def current_config() -> Config:
         with _state.lock:
             config = _state.config
             if config is None:
-                config = _build({}, None, True)
+                settings = _state.pending_settings or {}
+                _state.pending_settings = None
+                config = _build(settings, None, True)
                 _state.config = config
     return config
 
@@ -488,3 +515,29 @@ def enable(*names: str) -> None:
 def reset() -> None:
     """Back to the zero-config default (environment variables still apply)."""
     configure(reset=True)
+
+
+def export_settings() -> Dict[str, Any]:
+    """The settings in force, as plain data, for :func:`import_settings` in
+    another process (e.g. a ``spawn``-started worker)::
+
+        ProcessPoolExecutor(initializer=micktrace.import_settings,
+                            initargs=(micktrace.export_settings(),))
+
+    Handler objects and processors in the settings must be picklable.
+    """
+    settings = dict(current_config().settings)
+    if isinstance(settings.get("dispatch"), DispatchOptions):
+        settings["dispatch"] = settings["dispatch"].as_dict()
+    return settings
+
+
+def import_settings(settings: Mapping[str, Any]) -> Config:
+    """Apply settings made by :func:`export_settings` (replacing the current ones)."""
+    settings = dict(settings)
+    disabled = settings.pop("disabled", None)
+    config = configure(reset=True, **settings)
+    if disabled:
+        disable(*disabled)
+        config = current_config()
+    return config

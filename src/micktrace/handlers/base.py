@@ -13,7 +13,7 @@ and :class:`CallableHandler`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from .._report import report
 from ..formatters.base import Formatter
@@ -36,8 +36,10 @@ class Handler:
         name: how the handler is called in error reports, metrics and health.
     """
 
-    #: the dispatch mode this handler type prefers (see the dispatch docs)
+    #: the dispatch mode this handler type prefers (see docs/dispatch.md)
     default_dispatch = "sync"
+    #: set by configure() from a handler spec's "dispatch" key: (value, config key)
+    dispatch_spec: Optional[Tuple[Any, str]] = None
 
     def __init__(
         self,
@@ -74,16 +76,21 @@ class Handler:
                 return
         self.write(self.format(record))
 
-    def handle_batch(self, records: Sequence[LogRecord]) -> None:
-        """Filter, format and write several records with one transport call."""
+    def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
+        """Filter, format and write several records with one transport call.
+
+        Returns the number of characters written (for metrics), if known.
+        """
         filters = self.filters
         fmt = self.format
         if filters:
             lines = [fmt(r) for r in records if all(f(r) for f in filters)]
         else:
             lines = [fmt(r) for r in records]
-        if lines:
-            self.write_lines(lines)
+        if not lines:
+            return 0
+        self.write_lines(lines)
+        return sum(map(len, lines)) + len(lines)
 
     def format(self, record: LogRecord) -> str:
         """The formatted line; a failing formatter falls back to the text format."""
@@ -134,9 +141,10 @@ class CallableHandler(Handler):
                 return
         self.fn(record)
 
-    def handle_batch(self, records: Sequence[LogRecord]) -> None:
+    def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
         for record in records:
             self.handle(record)
+        return None
 
     def write_lines(self, lines: List[str]) -> None:  # pragma: no cover - not used
         raise TypeError("a callable handler receives records, not lines")

@@ -1,0 +1,108 @@
+"""``metrics()`` and ``health()``: cheap snapshots for dashboards and health endpoints."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import _report, _state
+from .dispatch import BackgroundWorker, _count_value, level_counts, stats_of
+from .levels import level_name
+
+#: errors or drops within this many seconds make a handler "degraded"
+HEALTH_WINDOW = 60.0
+
+
+def _handler_rows() -> List[Tuple[str, Any, Optional[BackgroundWorker]]]:
+    cfg = _state.config
+    if cfg is None:
+        return []
+    workers = {id(w.handler): w for w in cfg.dispatcher.workers}
+    rows = []
+    seen: Dict[str, int] = {}
+    for handler in cfg.handlers:
+        name = handler.name
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name}#{seen[name]}"
+        rows.append((name, handler, workers.get(id(handler))))
+    return rows
+
+
+def metrics() -> Dict[str, Any]:
+    """Counters since the process started (per handler: since it was created).
+
+    ``records``: total and by level. ``handlers``: per handler ``emitted``,
+    ``failed``, ``dropped``, ``retried``, ``fallback``, ``bytes_written``,
+    batch sizes, write latency p50/p99 (ms, last 1,024 batches), ``dispatch``
+    and, for background handlers, ``queue_depth``, ``queue_high_water`` and
+    ``queue_size``. ``queue``: totals over all workers. ``internal_errors``:
+    failures reported on stderr, by source.
+    """
+    by_level = {}
+    for level, counter in sorted(level_counts.items()):
+        count = _count_value(counter)
+        if count:
+            by_level[level_name(level)] = count
+    handlers: Dict[str, Any] = {}
+    depth_total = 0
+    high_water = 0
+    for name, handler, worker in _handler_rows():
+        row = stats_of(handler).snapshot()
+        row["dispatch"] = "background" if worker is not None else "sync"
+        if worker is not None:
+            depth = worker.depth
+            row["queue_depth"] = depth
+            row["queue_high_water"] = worker.high_water
+            row["queue_size"] = worker.options.queue_size
+            depth_total += depth
+            high_water = max(high_water, worker.high_water)
+        handlers[name] = row
+    return {
+        "records": {"total": sum(by_level.values()), "by_level": by_level},
+        "handlers": handlers,
+        "queue": {"depth": depth_total, "high_water": high_water},
+        "internal_errors": dict(_report.error_counts),
+    }
+
+
+def health() -> Dict[str, Any]:
+    """Per handler ``healthy`` / ``degraded`` / ``failing``, with the last error.
+
+    * failing: its circuit breaker is open, or its last delivery failed and
+      nothing succeeded since.
+    * degraded: an error, a drop or a fallback within the last ``HEALTH_WINDOW``
+      seconds, or its queue is more than 80% full.
+    * healthy: otherwise.
+
+    The overall ``status`` is the worst of the handlers'.
+    """
+    now = time.time()
+    rank = {"healthy": 0, "degraded": 1, "failing": 2}
+    overall = "healthy"
+    handlers: Dict[str, Any] = {}
+    for name, handler, worker in _handler_rows():
+        stats = stats_of(handler)
+        circuit_open = bool(stats.circuit_open_until) and time.monotonic() < stats.circuit_open_until
+        last_error_time = stats.last_error_time
+        recovered = last_error_time is None or stats.emitted > stats.emitted_at_error
+        if circuit_open or not recovered:
+            status = "failing"
+        elif (
+            (last_error_time is not None and now - last_error_time < HEALTH_WINDOW)
+            or (worker is not None and worker.depth > 0.8 * worker.options.queue_size)
+            or (worker is not None and worker._drops_since_summary)
+        ):
+            status = "degraded"
+        else:
+            status = "healthy"
+        handlers[name] = {
+            "status": status,
+            "last_error": stats.last_error,
+            "last_error_time": last_error_time,
+            "circuit_open": circuit_open,
+            "queue_depth": worker.depth if worker is not None else 0,
+        }
+        if rank[status] > rank[overall]:
+            overall = status
+    return {"status": overall, "handlers": handlers}
