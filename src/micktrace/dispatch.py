@@ -702,9 +702,21 @@ def _register_multiprocessing_finalizer() -> None:
 
 def _after_fork_in_child() -> None:
     global _workers_lock
+    from . import _state
+
     _workers_lock = threading.Lock()
     for worker in list(_workers):
         worker._after_fork_in_child()
+    # a lock held by a parent thread at the fork would never be released in the child
+    cfg = _state.config
+    for handler in cfg.handlers if cfg is not None else ():
+        stats = handler.__dict__.get("_stats")
+        if stats is not None:
+            stats._lock = threading.Lock()
+        try:
+            handler.after_fork()
+        except Exception as exc:
+            report(f"handler {handler.name!r}", exc, "failed to reset after fork")
 
 
 if hasattr(os, "register_at_fork"):

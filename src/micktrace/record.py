@@ -14,7 +14,8 @@ class LogRecord:
     """Everything known about one log call.
 
     Attributes:
-        timestamp: seconds since the epoch (float), taken when the call was made.
+        timestamp: seconds since the epoch (float), taken when the call was made
+            (a property over ``time_ns``, the same instant in integer nanoseconds).
         level: a :class:`LogLevel` (or an int for custom levels).
         logger_name: the logger's name.
         message: the message, ``%``-formatted with the call's positional args.
@@ -42,7 +43,7 @@ class LogRecord:
         "stack_info",
         "static",
         "thread_id",
-        "timestamp",
+        "time_ns",
     )
 
     def __init__(
@@ -62,7 +63,7 @@ class LogRecord:
         lineno: Optional[int] = None,
         func_name: Optional[str] = None,
     ) -> None:
-        self.timestamp = timestamp
+        self.time_ns = int(timestamp * 1_000_000_000)
         self.level = level
         self.logger_name = logger_name
         self.message = message
@@ -78,6 +79,16 @@ class LogRecord:
         self.func_name = func_name
 
     # -- convenience views ---------------------------------------------------
+    @property
+    def timestamp(self) -> float:
+        """Seconds since the epoch (float). Stored as integer nanoseconds
+        (:attr:`time_ns`), which format faster."""
+        return self.time_ns / 1_000_000_000
+
+    @timestamp.setter
+    def timestamp(self, value: float) -> None:
+        self.time_ns = int(value * 1_000_000_000)
+
     @property
     def name(self) -> str:
         """Alias of :attr:`logger_name` (the stdlib spelling)."""

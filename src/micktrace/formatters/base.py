@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..serialize import dumps, safe_str
+
 if TYPE_CHECKING:
     from ..record import LogRecord
 
@@ -52,8 +54,6 @@ def escape_controls(text: str) -> str:
 
 def to_text(value: Any) -> str:
     """A field value as text for the text and logfmt formats."""
-    from ..serialize import dumps, safe_str
-
     vtype = type(value)
     if vtype is str:
         return value  # type: ignore[no-any-return]

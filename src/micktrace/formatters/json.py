@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any, Dict
 
 from .._exceptions import exception_dict
 from ..levels import LEVEL_NAMES
-from ..serialize import get_dumps, iso_utc
+from ..serialize import get_dumps, iso_utc_ns
 from .base import RESERVED_KEYS, Formatter
 
 if TYPE_CHECKING:
     from ..record import LogRecord
 
 _PREFIXES = ("static.", "context.", "fields.")
-_LATE_KEYS = frozenset(("caller", "exception", "stack"))
+_NESTED_KEYS = frozenset(("context", "fields"))
 
 
 def _merge_renaming(out: Dict[str, Any], record: LogRecord) -> None:
@@ -23,13 +23,16 @@ def _merge_renaming(out: Dict[str, Any], record: LogRecord) -> None:
         for key, value in source.items():
             if key in out or key in RESERVED_KEYS:
                 key = prefix + str(key)
+                while key in out:  # "fields.level" may itself be a field
+                    key = prefix + key
             out[key] = value
 
 
 def record_dict(record: LogRecord, nested: bool = False) -> Dict[str, Any]:
     """The record laid out as the JSON formatter writes it (values unserialised)."""
+    stamp = iso_utc_ns(record.time_ns)
     out: Dict[str, Any] = {
-        "timestamp": iso_utc(record.timestamp),
+        "timestamp": stamp,
         "level": LEVEL_NAMES.get(record.level) or str(record.level),
         "logger": record.logger_name,
         "message": record.message,
@@ -38,24 +41,33 @@ def record_dict(record: LogRecord, nested: bool = False) -> Dict[str, Any]:
     if nested:
         if static:
             for key, value in static.items():
-                out[key if key not in RESERVED_KEYS else "static." + key] = value
+                if key in RESERVED_KEYS or key in _NESTED_KEYS or key in out:
+                    key = "static." + str(key)
+                    while key in out:
+                        key = "static." + key
+                out[key] = value
         if ctx:
             out["context"] = ctx
         if data:
             out["fields"] = data
     else:
-        expected = 4 + len(static) + len(ctx) + len(data)
+        expected = 4
         if static:
             out.update(static)
+            expected += len(static)
         if ctx:
             out.update(ctx)
+            expected += len(ctx)
         if data:
             out.update(data)
-        extras = record.filename is not None or record.exc_info is not None or record.stack_info
-        if len(out) != expected or (extras and not _LATE_KEYS.isdisjoint(out)):
+            expected += len(data)
+        # "exception", "caller" and "stack" are renamed even when the record has
+        # none, so a consumer always finds the same thing under those keys
+        # (three `in` checks: cheaper than a set operation over every key)
+        if len(out) != expected or "exception" in out or "caller" in out or "stack" in out:
             # some key collided: redo it, keeping every value under its own key
             out = {
-                "timestamp": out["timestamp"],
+                "timestamp": stamp,  # not out["timestamp"]: a field may have replaced it
                 "level": LEVEL_NAMES.get(record.level) or str(record.level),
                 "logger": record.logger_name,
                 "message": record.message,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import exception_text
 from ..levels import LEVEL_NAMES
-from ..serialize import iso_utc
+from ..serialize import iso_utc_ns
 from .base import RESERVED_KEYS, Formatter, to_text
 
 if TYPE_CHECKING:
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 _NEEDS_QUOTES = re.compile(r'[\s"=\\]|[^\x21-\x7e]')
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_.\-/@]")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: keys this formatter writes itself; a field by one of these names is prefixed
+_WRITTEN_KEYS = RESERVED_KEYS | {"exc_type", "exc_message", "exc_traceback"}
 _ESCAPE_RE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029]')
 
 
@@ -55,17 +57,19 @@ class LogfmtFormatter(Formatter):
 
     def format(self, record: LogRecord) -> str:
         parts = [
-            "timestamp=" + iso_utc(record.timestamp),
+            "timestamp=" + iso_utc_ns(record.time_ns),
             "level=" + LEVEL_NAMES.get(record.level, str(record.level)),
             "logger=" + logfmt_value(record.logger_name),
             "message=" + logfmt_value(record.message),
         ]
-        seen = set(RESERVED_KEYS)
+        seen = set(_WRITTEN_KEYS)
         for source, prefix in ((record.static, "static."), (record.context, "context."), (record.data, "fields.")):
             for key, value in source.items():
                 name = logfmt_key(key)
                 if name in seen:
                     name = prefix + name
+                    while name in seen:  # "fields.level" may itself be a field
+                        name = prefix + name
                 seen.add(name)
                 parts.append(name + "=" + logfmt_value(value))
         if record.filename is not None:

@@ -7,7 +7,7 @@ from typing import IO, TYPE_CHECKING, Optional
 
 from .._exceptions import exception_text
 from ..levels import LEVEL_NAMES
-from ..serialize import iso_utc, local_time
+from ..serialize import iso_utc_ns, local_time_ns
 from .base import Formatter, escape_controls
 from .logfmt import logfmt_key, logfmt_value
 
@@ -95,7 +95,7 @@ class TextFormatter(Formatter):
         colors = self.colors
         parts = []
         if self.show_time:
-            stamp = iso_utc(record.timestamp) if self.utc else local_time(record.timestamp)
+            stamp = iso_utc_ns(record.time_ns) if self.utc else local_time_ns(record.time_ns)
             parts.append(f"{DIM}{stamp}{RESET}" if colors else stamp)
         if self.show_level:
             name = LEVEL_NAMES.get(record.level) or f"LEVEL{record.level}"

@@ -137,12 +137,12 @@ class RichConsoleHandler(ConsoleHandler):
         from ..formatters.base import escape_controls
         from ..formatters.logfmt import logfmt_key, logfmt_value
         from ..levels import LEVEL_NAMES
-        from ..serialize import local_time
+        from ..serialize import local_time_ns
 
         styles = {5: "dim blue", 10: "blue", 20: "green", 30: "yellow", 40: "red", 50: "bold white on red"}
         text = Text()
         if self.show_time:
-            text.append(local_time(record.timestamp) + " ", style="dim")
+            text.append(local_time_ns(record.time_ns) + " ", style="dim")
         if self.show_level:
             name = LEVEL_NAMES.get(record.level) or f"LEVEL{record.level}"
             text.append(f"{name:<8} ", style=styles.get(record.level, "bold"))

@@ -61,6 +61,9 @@ class MemoryHandler(Handler):
         with self._lock:
             return list(self._lines)
 
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
