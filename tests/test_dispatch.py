@@ -490,3 +490,15 @@ def test_metrics_counts_levels_bytes_and_latency(tmp_path: Path) -> None:
     assert row["emitted"] == 10 and row["bytes_written"] == os.path.getsize(path)
     assert row["batches"] >= 1 and row["write_latency_ms_p50"] is not None
     assert row["queue_depth"] == 0 and row["queue_high_water"] >= 1
+
+
+def test_public_functions_are_not_shadowed_by_submodules() -> None:
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(micktrace.__path__, "micktrace."):
+        if ".integrations." in info.name or info.name.endswith("__main__"):
+            continue
+        importlib.import_module(info.name)
+    for name in ("metrics", "health", "configure", "flush", "shutdown", "reset"):
+        assert callable(getattr(micktrace, name)), name

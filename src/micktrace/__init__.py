@@ -10,10 +10,8 @@ logger, no threads, no files, no excepthook.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import formatters, handlers, testing, types
-from .config import Config, basic_config, configure, disable, enable, export_settings, import_settings, reset
 from .context import (
     acontext,
     acorrelation,
@@ -26,18 +24,82 @@ from .context import (
     unset_context,
     wrap,
 )
-from .dispatch import aflush, flush, flush_on_signals, shutdown
 from .errors import ConfigError, MissingExtraError
 from .levels import LogLevel
 from .logger import Logger, get_logger, getLogger
-from .metrics import health, metrics
 from .record import LogRecord
 
+if TYPE_CHECKING:  # the names below are imported on first access (see __getattr__)
+    from . import formatters, handlers, integrations, testing, types  # noqa: F401
+    from .config import (
+        Config,
+        basic_config,
+        configure,
+        disable,
+        enable,
+        export_settings,
+        import_settings,
+        reset,
+    )
+    from .dispatch import aflush, flush, flush_on_signals, shutdown
+    from .monitoring import health, metrics
+
 __version__ = "2.0.0.dev0"
+
+# Public names whose modules are imported on first access, so that
+# `import micktrace` stays cheap (configuration, dispatch and formatters load
+# when the application first logs or configures).
+_LAZY_CORE = {
+    "Config": "micktrace.config",
+    "basic_config": "micktrace.config",
+    "configure": "micktrace.config",
+    "disable": "micktrace.config",
+    "enable": "micktrace.config",
+    "export_settings": "micktrace.config",
+    "import_settings": "micktrace.config",
+    "reset": "micktrace.config",
+    "aflush": "micktrace.dispatch",
+    "flush": "micktrace.dispatch",
+    "flush_on_signals": "micktrace.dispatch",
+    "shutdown": "micktrace.dispatch",
+    "health": "micktrace.monitoring",
+    "metrics": "micktrace.monitoring",
+}
+_LAZY_SUBMODULES = ("formatters", "handlers", "integrations", "testing", "types")
+
+
+# -- issue 6: stdlib bridge, executors, tracing: public name -> module, imported on first access
+_LAZY_ECOSYSTEM = {
+    "intercept_stdlib": "micktrace.integrations.stdlib",
+    "StdlibHandler": "micktrace.integrations.stdlib",
+    "StdlibFormatter": "micktrace.integrations.stdlib",
+    "StdlibForwardHandler": "micktrace.integrations.stdlib_out",
+    "ContextExecutor": "micktrace.integrations.executors",
+    "install_context_executor": "micktrace.integrations.executors",
+    "run_in_executor": "micktrace.integrations.executors",
+    "TraceParent": "micktrace.integrations.tracing",
+    "parse_traceparent": "micktrace.integrations.tracing",
+    "new_traceparent": "micktrace.integrations.tracing",
+    "current_traceparent": "micktrace.integrations.tracing",
+    "trace_context": "micktrace.integrations.tracing",
+    "outgoing_headers": "micktrace.integrations.tracing",
+}
+# -- end issue 6
 
 
 def __getattr__(name: str) -> Any:
     # optional pieces are imported on first use so `import micktrace` stays cheap
+    import importlib
+
+    if name in _LAZY_SUBMODULES:
+        module = importlib.import_module(f"micktrace.{name}")
+        globals()[name] = module
+        return module
+    module_name = _LAZY_CORE.get(name) or _LAZY_ECOSYSTEM.get(name)
+    if module_name is not None:
+        value = getattr(importlib.import_module(module_name), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'micktrace' has no attribute {name!r}")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _state
 from ._report import report
@@ -25,6 +25,7 @@ from .handlers.base import CallableHandler, Handler, ObjectHandler
 from .handlers.console import ConsoleHandler, RichConsoleHandler
 from .handlers.file import FileHandler
 from .handlers.memory import MemoryHandler, NullHandler
+from .integrations.stdlib_out import DefaultConsoleHandler, StdlibForwardHandler  # issue 6 (no logging import)
 from .levels import OFF, LevelLike, LogLevel, to_level
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ HANDLER_TYPES: Dict[str, type] = {
     "null": NullHandler,
     "rich_console": RichConsoleHandler,
     "rich": RichConsoleHandler,
+    "stdlib": StdlibForwardHandler,  # issue 6: records into the stdlib logging tree
 }
 #: handler types the spec names whose backends are not built yet
 PLANNED_HANDLER_TYPES = {
@@ -156,6 +158,21 @@ class Config:
 # building handlers
 
 
+def previous_handlers(previous: Optional[Config]) -> Tuple[Handler, ...]:
+    return previous.handlers if previous is not None else ()
+
+
+def _required_options(cls: type) -> List[str]:
+    import inspect
+
+    init = cls.__dict__.get("__init__") or cls.__init__  # type: ignore[misc]
+    return [
+        p.name
+        for p in inspect.signature(init).parameters.values()
+        if p.name != "self" and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
 def _accepted_options(cls: type) -> List[str]:
     import inspect
 
@@ -232,6 +249,9 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
             cls = RichConsoleHandler
         elif name != "text" or cls is not ConsoleHandler:
             common["formatter"] = formatter_for(name, f"{key}.format")
+    for name in _required_options(cls):
+        if name not in options:
+            raise ConfigError(f"{key}.{name}", None, f"a value: a {htype!r} handler needs {name!r}")
     dispatch_spec = spec.get("dispatch")
     if dispatch_spec is not None:
         parse_dispatch(dispatch_spec, f"{key}.dispatch")  # validate now, merge with the global options later
@@ -262,6 +282,8 @@ _KNOWN_KEYS = (
     "processors",
     "dispatch",
     "fallback",
+    "capture_stdlib",
+    "masking",  # issue 5
     "reset",
 )
 _HANDLER_KEYS = ("handlers", "format", "dispatch")
@@ -295,12 +317,48 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
     if previous is not None and not rebuild_handlers and previous.format == fmt:
         handlers = previous.handlers
     elif specs is None:
-        default = {"type": "rich_console" if fmt == "rich" else "console"}
-        handlers = (build_handler(default, 0, fmt),)
+        # -- issue 6: with no handlers and no format chosen, the default handler
+        # forwards to stdlib when the application configured stdlib logging
+        # (decided per record: docs/stdlib.md, "Out of micktrace")
+        if settings.get("format") is None and not (os.environ.get(ENV_FORMAT) or "").strip():
+            handlers = (DefaultConsoleHandler(),)
+        # -- end issue 6
+        else:
+            default = {"type": "rich_console" if fmt == "rich" else "console"}
+            handlers = (build_handler(default, 0, fmt),)
     else:
-        handlers = tuple(build_handler(spec, i, fmt) for i, spec in enumerate(specs))
+        built: List[Handler] = []
+        try:
+            for i, spec in enumerate(specs):
+                built.append(build_handler(spec, i, fmt))
+        except BaseException:
+            # the configuration is rejected: release what was already opened
+            # (handler objects passed in by the caller are theirs to close)
+            given = {id(spec) for spec in specs}
+            for handler in built:
+                if id(handler) not in given and id(handler) not in {id(h) for h in previous_handlers(previous)}:
+                    try:
+                        handler.close()
+                    except Exception:
+                        pass
+            raise
+        handlers = tuple(built)
     caller = bool(settings.get("caller")) or any(h.needs_caller for h in handlers)
     processors: List[Processor] = list(settings.get("processors") or ())
+    # -- issue 6: trace ids of the active OpenTelemetry span, first (integrations/otel.py)
+    from .integrations.otel import trace_processor
+
+    otel = trace_processor()
+    if otel is not None:
+        processors.insert(0, otel)
+    # -- end issue 6
+    # -- issue 5: masking runs first, so no other processor or handler sees a secret
+    from .masking import build_masker
+
+    masker = build_masker(settings.get("masking"))
+    if masker is not None:
+        processors.insert(0, masker)
+    # -- end issue 5
     global_dispatch: DispatchOptions = settings.get("dispatch") or DispatchOptions()
     modes: List[str] = []
     options: List[DispatchOptions] = []
@@ -361,6 +419,13 @@ def _validate(kwargs: Dict[str, Any]) -> Dict[str, Any]:
             value = parse_dispatch(value, "dispatch")
         elif key == "fallback":
             value = build_handler(value, 0, "text") if not isinstance(value, Handler) else value
+        elif key == "masking":  # issue 5
+            from .masking import parse_masking
+
+            value = parse_masking(value)
+        elif key == "capture_stdlib":
+            if not isinstance(value, bool):
+                raise ConfigError("capture_stdlib", value, "True or False")
         clean[key] = value
     return clean
 
@@ -378,6 +443,8 @@ def configure(
     processors: Optional[Sequence[Processor]] = None,
     dispatch: Optional[Any] = None,
     fallback: Optional[Any] = None,
+    capture_stdlib: Optional[bool] = None,
+    masking: Union[bool, Mapping[str, Any], None] = None,
     reset: bool = False,
     **unknown: Any,
 ) -> Config:
@@ -405,6 +472,14 @@ def configure(
             A handler spec may carry its own ``"dispatch"``.
         fallback: the handler that receives records another handler failed to
             deliver (default: stderr, text format).
+        capture_stdlib: True routes every stdlib ``logging`` record into micktrace
+            (as :func:`micktrace.intercept_stdlib` does, its root level following
+            this configuration); False undoes it. ``reset=True`` also undoes a
+            capture made by ``configure``. See docs/stdlib.md.
+        masking: secrets and personal data masked before any handler sees a
+            record: on by default; False switches it off; a dict configures it
+            (``keys``, ``allow_keys``, ``patterns``, ``disable``, ``styles``,
+            ``style``, ``replacement``, ``salt``, ``max_depth``). See docs/masking.md.
         reset: forget the settings of earlier calls first.
 
     Returns the new :class:`Config`. Raises :class:`ConfigError` for any invalid
@@ -427,6 +502,8 @@ def configure(
             "processors": processors,
             "dispatch": dispatch,
             "fallback": fallback,
+            "capture_stdlib": capture_stdlib,
+            "masking": masking,
         }
     )
     with _state.lock:
@@ -438,6 +515,12 @@ def configure(
         rebuild = reset or previous is None or any(k in given for k in _HANDLER_KEYS)
         new = _build(base, previous, rebuild)
         _swap(new, previous)
+    # -- issue 6: outside the lock, since it takes stdlib logging's lock
+    if capture_stdlib is not None or "micktrace.integrations.stdlib" in sys.modules:
+        from .integrations.stdlib import apply_capture_setting
+
+        apply_capture_setting(new, capture_stdlib, reset)
+    # -- end issue 6
     return new
 
 

@@ -64,7 +64,7 @@ class context:
     def __enter__(self) -> Dict[str, Any]:
         new = {**_context.get(), **self._fields}
         self._tokens.append(_context.set(new))
-        return new
+        return dict(new)  # a copy: records keep the original as their snapshot
 
     def __exit__(
         self,
@@ -72,13 +72,24 @@ class context:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        token = self._tokens.pop()
-        try:
-            _context.reset(token)
-        except ValueError:
-            # exited in another Context (e.g. a generator resumed elsewhere):
-            # restore the values rather than the token
-            _context.set(token.old_value if token.old_value is not contextvars.Token.MISSING else _EMPTY)
+        tokens = self._tokens
+        # One instance may be entered by several tasks or threads at once (a
+        # module-level ``context(...)`` used in every request): the token to
+        # reset is the newest one made in *this* Context, not simply the last.
+        for i in range(len(tokens) - 1, -1, -1):
+            token = tokens[i]
+            try:
+                _context.reset(token)
+            except (ValueError, RuntimeError):
+                continue
+            del tokens[i]
+            return
+        if not tokens:
+            return
+        # exited in another Context (e.g. a generator resumed elsewhere):
+        # restore the values rather than the token
+        token = tokens.pop()
+        _context.set(token.old_value if token.old_value is not contextvars.Token.MISSING else _EMPTY)
 
     async def __aenter__(self) -> Dict[str, Any]:
         return self.__enter__()
@@ -131,12 +142,37 @@ class correlation(context):
     If a correlation id is already active and none is given, it is kept.
     """
 
-    __slots__ = ()
+    __slots__ = ("_explicit",)
 
     def __init__(self, correlation_id: Optional[str] = None, /, **kwargs: Any) -> None:
+        self._explicit = correlation_id is not None
         if correlation_id is None:
             correlation_id = _context.get().get("correlation_id") or new_correlation_id()
         super().__init__(correlation_id=correlation_id, **kwargs)
+
+    def __call__(self, fn: F) -> F:
+        """As a decorator: each call gets its own correlation id (unless one was
+        given, or one is already active when the function is called)."""
+        if self._explicit:
+            return super().__call__(fn)
+        import inspect
+
+        extra = {k: v for k, v in self._fields.items() if k != "correlation_id"}
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with correlation(**extra):
+                    return await fn(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with correlation(**extra):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
 
     def __enter__(self) -> str:  # type: ignore[override]
         super().__enter__()

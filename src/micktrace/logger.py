@@ -53,8 +53,12 @@ METHOD_LEVELS: Dict[str, int] = {
 _EMPTY: Dict[str, Any] = {}
 
 
-def _disabled(*args: Any, **kwargs: Any) -> None:
-    """Stands in for a logging method whose level is disabled."""
+def _disabled(msg: Any = None, /, *args: Any, **kwargs: Any) -> None:
+    """Stands in for a logging method whose level is disabled.
+
+    The message is a positional parameter of its own so that the common call,
+    ``log.debug("msg")``, binds it without building an ``*args`` tuple.
+    """
     return None
 
 
@@ -165,7 +169,7 @@ class Logger:
             if extra:
                 data = {**bound, **extra, **fields}
             elif bound:
-                data = {**bound, **fields} if fields else bound
+                data = {**bound, **fields}  # a copy: the logger's dict must not be shared
             else:
                 data = fields
             exc = normalize_exc_info(exc_info) if exc_info else None

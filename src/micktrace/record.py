@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Optional
 
 from ._exceptions import ExcInfo, exception_dict, exception_text
 from .levels import LogLevel, level_name
 
 _EMPTY: Dict[str, Any] = {}
+
+
+def seconds_to_ns(seconds: float) -> int:
+    """Epoch seconds as integer nanoseconds, rounded to the nearest one.
+
+    ``int(seconds * 1e9)`` would be wrong: the product is rounded to a multiple
+    of 256 ns and then truncated, so ``…20.25`` would come out as ``…20.249999``.
+    """
+    whole = math.floor(seconds)
+    return whole * 1_000_000_000 + round((seconds - whole) * 1_000_000_000)
 
 
 class LogRecord:
@@ -30,6 +41,7 @@ class LogRecord:
     """
 
     __slots__ = (
+        "_exception",  # the exception as a dict, computed once (masking replaces it)
         "context",
         "data",
         "exc_info",
@@ -45,6 +57,7 @@ class LogRecord:
         "thread_id",
         "time_ns",
     )
+    _exception: Optional[Dict[str, Any]]
 
     def __init__(
         self,
@@ -63,7 +76,7 @@ class LogRecord:
         lineno: Optional[int] = None,
         func_name: Optional[str] = None,
     ) -> None:
-        self.time_ns = int(timestamp * 1_000_000_000)
+        self.time_ns = seconds_to_ns(timestamp)
         self.level = level
         self.logger_name = logger_name
         self.message = message
@@ -87,7 +100,7 @@ class LogRecord:
 
     @timestamp.setter
     def timestamp(self, value: float) -> None:
-        self.time_ns = int(value * 1_000_000_000)
+        self.time_ns = seconds_to_ns(value)
 
     @property
     def name(self) -> str:
@@ -105,17 +118,35 @@ class LogRecord:
 
     @property
     def exception(self) -> Optional[Dict[str, Any]]:
-        """The exception as ``{"type", "message", "traceback", "frames", "cause"}``, or None."""
+        """The exception as ``{"type", "message", "traceback", "frames", "cause"}``, or None.
+
+        Computed once per record. Formatters write this, not ``exc_info``, so the
+        masking processor can replace it with a copy whose message and
+        traceback text hide secrets (``exc_info`` keeps the live exception).
+        """
         if self.exc_info is None:
             return None
-        return exception_dict(self.exc_info)
+        try:
+            view = self._exception
+        except AttributeError:  # records may be built without __init__ (logger fast path)
+            view = None
+        if view is None:
+            view = exception_dict(self.exc_info)
+            self._exception = view
+        return view
+
+    @exception.setter
+    def exception(self, view: Optional[Dict[str, Any]]) -> None:
+        self._exception = view
 
     @property
     def exception_text(self) -> Optional[str]:
-        """The traceback as Python prints it, or None."""
-        if self.exc_info is None:
+        """The traceback as Python prints it (masked like :attr:`exception`), or None."""
+        view = self.exception
+        if view is None:
             return None
-        return exception_text(self.exc_info)
+        text = view.get("traceback")
+        return text if isinstance(text, str) else exception_text(self.exc_info)  # type: ignore[arg-type]
 
     def all_fields(self) -> Dict[str, Any]:
         """Static, context and record fields merged (record fields win)."""

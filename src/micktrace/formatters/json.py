@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict
+import re
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from .._exceptions import exception_dict
-from ..levels import LEVEL_NAMES
-from ..serialize import get_dumps, iso_utc_ns
+from ..levels import LEVEL_NAMES, level_name
+from ..serialize import MAX_JSON_DEPTH, MAX_LINE_CHARS, _orjson_module, get_dumps, iso_utc_ns, json_default
 from .base import RESERVED_KEYS, Formatter
 
 if TYPE_CHECKING:
     from ..record import LogRecord
 
 _PREFIXES = ("static.", "context.", "fields.")
+# -- issue 5: characters JSON may leave raw that are line breaks or terminal
+# controls elsewhere; they only occur inside strings, where \uXXXX means the same
+_RAW_BREAKS = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return "\\u%04x" % ord(match.group())  # noqa: UP031
+
+
+# -- end issue 5
 _NESTED_KEYS = frozenset(("context", "fields"))
 
 
@@ -31,13 +41,33 @@ def _merge_renaming(out: Dict[str, Any], record: LogRecord) -> None:
 def record_dict(record: LogRecord, nested: bool = False) -> Dict[str, Any]:
     """The record laid out as the JSON formatter writes it (values unserialised)."""
     stamp = iso_utc_ns(record.time_ns)
-    out: Dict[str, Any] = {
+    static, ctx, data = record.static, record.context, record.data
+    if not nested:
+        # the common case in one dict display: cheaper than four updates
+        out: Dict[str, Any] = {
+            "timestamp": stamp,
+            "level": LEVEL_NAMES.get(record.level) or level_name(record.level),
+            "logger": record.logger_name,
+            "message": record.message,
+            **static,
+            **ctx,
+            **data,
+        }
+        if (
+            len(out) == 4 + len(static) + len(ctx) + len(data)
+            and "exception" not in out
+            and "caller" not in out
+            and "stack" not in out
+        ):
+            if record.exc_info is None and record.filename is None and not record.stack_info:
+                return out
+            return _add_extras(out, record)
+    out = {
         "timestamp": stamp,
-        "level": LEVEL_NAMES.get(record.level) or str(record.level),
+        "level": LEVEL_NAMES.get(record.level) or level_name(record.level),
         "logger": record.logger_name,
         "message": record.message,
     }
-    static, ctx, data = record.static, record.context, record.data
     if nested:
         if static:
             for key, value in static.items():
@@ -51,35 +81,31 @@ def record_dict(record: LogRecord, nested: bool = False) -> Dict[str, Any]:
         if data:
             out["fields"] = data
     else:
-        expected = 4
-        if static:
-            out.update(static)
-            expected += len(static)
-        if ctx:
-            out.update(ctx)
-            expected += len(ctx)
-        if data:
-            out.update(data)
-            expected += len(data)
-        # "exception", "caller" and "stack" are renamed even when the record has
-        # none, so a consumer always finds the same thing under those keys
-        # (three `in` checks: cheaper than a set operation over every key)
-        if len(out) != expected or "exception" in out or "caller" in out or "stack" in out:
-            # some key collided: redo it, keeping every value under its own key
-            out = {
-                "timestamp": stamp,  # not out["timestamp"]: a field may have replaced it
-                "level": LEVEL_NAMES.get(record.level) or str(record.level),
-                "logger": record.logger_name,
-                "message": record.message,
-            }
-            _merge_renaming(out, record)
+        # some key collided: keep every value under its own key
+        _merge_renaming(out, record)
+    return _add_extras(out, record)
+
+
+def _add_extras(out: Dict[str, Any], record: LogRecord) -> Dict[str, Any]:
     if record.filename is not None:
         out["caller"] = {"file": record.filename, "line": record.lineno, "function": record.func_name}
     if record.exc_info is not None:
-        out["exception"] = exception_dict(record.exc_info)
+        out["exception"] = record.exception  # masked view when masking is on (issue 5)
     if record.stack_info:
         out["stack"] = record.stack_info
     return out
+
+
+def _orjson_bytes() -> Optional[Callable[[Any], bytes]]:
+    orjson = _orjson_module()
+    if orjson is None:
+        return None
+    dumps, opts = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def to_bytes(obj: Any) -> bytes:
+        return dumps(obj, default=json_default, option=opts)  # type: ignore[no-any-return]
+
+    return to_bytes
 
 
 class JSONFormatter(Formatter):
@@ -93,6 +119,35 @@ class JSONFormatter(Formatter):
     def __init__(self, nested: bool = False) -> None:
         self.nested = nested
         self._dumps = get_dumps()
+        self._orjson = _orjson_bytes()
+
+    def format_bytes(self, record: LogRecord) -> bytes:
+        """The same line as :meth:`format`, as UTF-8 bytes.
+
+        With orjson the common line (ASCII, short enough that it cannot be
+        nested too deeply) is used as orjson produced it, saving a decode and
+        an encode per record on the file handler's batch path; any other line
+        goes through :meth:`format`.
+        """
+        fast = self._orjson
+        if fast is not None:
+            try:
+                data: bytes = fast(record_dict(record, self.nested))
+            except Exception:
+                pass
+            else:
+                # the checks dumps() makes on its text, done on the bytes
+                if data.isascii() and len(data) <= MAX_LINE_CHARS and (
+                    len(data) <= 2 * MAX_JSON_DEPTH or data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH
+                ):
+                    return data
+        return self.format(record).encode("utf-8", "backslashreplace")
 
     def format(self, record: LogRecord) -> str:
-        return self._dumps(record_dict(record, self.nested))
+        text = self._dumps(record_dict(record, self.nested))
+        # issue 5: JSON leaves DEL, C1 controls (NEL, CSI) and U+2028/U+2029
+        # raw; readers that split on them (str.splitlines) or terminals that obey
+        # them would see more than one line. str.isascii() is O(1).
+        if text.isascii():
+            return text
+        return _RAW_BREAKS.sub(_json_escape, text)

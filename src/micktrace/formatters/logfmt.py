@@ -5,20 +5,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import exception_text
-from ..levels import LEVEL_NAMES
+from ..levels import LEVEL_NAMES, level_name
 from ..serialize import iso_utc_ns
 from .base import RESERVED_KEYS, Formatter, to_text
 
 if TYPE_CHECKING:
     from ..record import LogRecord
 
-_NEEDS_QUOTES = re.compile(r'[\s"=\\]|[^\x21-\x7e]')
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_.\-/@]")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 #: keys this formatter writes itself; a field by one of these names is prefixed
 _WRITTEN_KEYS = RESERVED_KEYS | {"exc_type", "exc_message", "exc_traceback"}
-_ESCAPE_RE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029]')
+_ESCAPE_RE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]')  # bidi: issue 5
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -32,19 +30,37 @@ def _escape(match: re.Match[str]) -> str:
 
 def logfmt_value(value: Any) -> str:
     """One logfmt value: bare when safe, otherwise double-quoted with escapes."""
-    text = to_text(value)
+    vtype = type(value)
+    if vtype is str:
+        text = value
+    elif vtype is int or vtype is float:
+        return repr(value)
+    elif vtype is bool:
+        return "true" if value else "false"
+    else:
+        text = to_text(value)
     if not text:
         return '""'
-    if _NEEDS_QUOTES.search(text) is None:
-        return text
+    # bare when printable with no space, quote, '=' or backslash (checked in C,
+    # cheaper than the regex); anything else is quoted and escaped
+    if text.isprintable() and " " not in text and '"' not in text and "=" not in text and "\\" not in text:
+        return text  # type: ignore[no-any-return]
     return '"' + _ESCAPE_RE.sub(_escape, text) + '"'
 
 
+_key_cache: dict[Any, str] = {}
+
+
 def logfmt_key(key: Any) -> str:
+    """A key with anything but ``[A-Za-z0-9_.-/@]`` replaced by ``_`` (cached)."""
+    cached = _key_cache.get(key)
+    if cached is not None:
+        return cached
     text = key if type(key) is str else str(key)
-    if not text:
-        return "_"
-    return _BAD_KEY.sub("_", text)
+    text = _BAD_KEY.sub("_", text) if text else "_"
+    if len(_key_cache) < 10_000 and type(key) is str:
+        _key_cache[key] = text
+    return text
 
 
 class LogfmtFormatter(Formatter):
@@ -58,7 +74,7 @@ class LogfmtFormatter(Formatter):
     def format(self, record: LogRecord) -> str:
         parts = [
             "timestamp=" + iso_utc_ns(record.time_ns),
-            "level=" + LEVEL_NAMES.get(record.level, str(record.level)),
+            "level=" + (LEVEL_NAMES.get(record.level) or level_name(record.level)),
             "logger=" + logfmt_value(record.logger_name),
             "message=" + logfmt_value(record.message),
         ]
@@ -77,8 +93,9 @@ class LogfmtFormatter(Formatter):
         if record.exc_info is not None:
             exc = record.exc_info
             parts.append("exc_type=" + logfmt_value(exc[0].__name__))
-            parts.append("exc_message=" + logfmt_value(exc[1]))
-            parts.append("exc_traceback=" + logfmt_value(exception_text(exc)))
+            view = record.exception or {}  # masked view when masking is on (issue 5)
+            parts.append("exc_message=" + logfmt_value(view.get("message", "")))
+            parts.append("exc_traceback=" + logfmt_value(record.exception_text or ""))
         if record.stack_info:
             parts.append("stack=" + logfmt_value(record.stack_info))
         return " ".join(parts)

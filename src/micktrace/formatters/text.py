@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import IO, TYPE_CHECKING, Optional
 
-from .._exceptions import exception_text
 from ..levels import LEVEL_NAMES
 from ..serialize import iso_utc_ns, local_time_ns
 from .base import Formatter, escape_controls
@@ -79,41 +78,62 @@ class TextFormatter(Formatter):
         self.show_path = show_path
         self.utc = utc
 
+        self._heads: dict[tuple[int, str], str] = {}
+
     @property
     def needs_caller(self) -> bool:
         return self.show_path
 
-    def _fields(self, record: LogRecord) -> str:
-        out = []
-        key_on, key_off = (DIM, RESET) if self.colors else ("", "")
-        for source in (record.static, record.context, record.data):
-            for key, value in source.items():
-                out.append(f"{key_on}{logfmt_key(key)}={key_off}{logfmt_value(value)}")
-        return " ".join(out)
+    def __setattr__(self, name: str, value: object) -> None:
+        # the cached line heads depend on every option
+        object.__setattr__(self, name, value)
+        if name != "_heads":
+            object.__setattr__(self, "_heads", {})
 
-    def format(self, record: LogRecord) -> str:
+    def _fields(self, record: LogRecord) -> str:
+        if self.colors:
+            return " ".join(
+                DIM + logfmt_key(key) + "=" + RESET + logfmt_value(value)
+                for source in (record.static, record.context, record.data)
+                for key, value in source.items()
+            )
+        return " ".join(
+            logfmt_key(key) + "=" + logfmt_value(value)
+            for source in (record.static, record.context, record.data)
+            if source
+            for key, value in source.items()
+        )
+
+    def _head(self, level: int, logger_name: str, where: str | None = None) -> str:
+        """Level and logger, formatted once per (level, logger) and cached."""
         colors = self.colors
         parts = []
+        if self.show_level:
+            name = LEVEL_NAMES.get(level) or f"LEVEL{level}"
+            parts.append(f"{LEVEL_COLORS.get(level, BOLD)}{name:<8}{RESET}" if colors else f"{name:<8}")
+        if self.show_logger:
+            text = escape_controls(logger_name) + (where or "")
+            parts.append(f"{CYAN}[{text}]{RESET}" if colors else f"[{text}]")
+        head = " ".join(parts) + " " if parts else ""
+        if where is None and len(self._heads) < 4096:
+            self._heads[(level, logger_name)] = head
+        return head
+
+    def format(self, record: LogRecord) -> str:
+        if self.show_path and record.filename is not None and self.show_logger:
+            where = f" {escape_controls(os.path.basename(record.filename))}:{record.lineno}"
+            head = self._head(record.level, record.logger_name, where)
+        else:
+            head = self._heads.get((record.level, record.logger_name)) or self._head(record.level, record.logger_name)
+        message = record.message
+        line = head + (message if message.isprintable() else escape_controls(message))
         if self.show_time:
             stamp = iso_utc_ns(record.time_ns) if self.utc else local_time_ns(record.time_ns)
-            parts.append(f"{DIM}{stamp}{RESET}" if colors else stamp)
-        if self.show_level:
-            name = LEVEL_NAMES.get(record.level) or f"LEVEL{record.level}"
-            if colors:
-                parts.append(f"{LEVEL_COLORS.get(record.level, BOLD)}{name:<8}{RESET}")
-            else:
-                parts.append(f"{name:<8}")
-        if self.show_logger:
-            where = escape_controls(record.logger_name)
-            if self.show_path and record.filename is not None:
-                where = f"{where} {escape_controls(os.path.basename(record.filename))}:{record.lineno}"
-            parts.append(f"{CYAN}[{where}]{RESET}" if colors else f"[{where}]")
-        parts.append(escape_controls(record.message))
+            line = (DIM + stamp + RESET + " " if self.colors else stamp + " ") + line
         if record.static or record.context or record.data:
-            parts.append(self._fields(record))
-        line = " ".join(parts)
+            line += " " + self._fields(record)
         if record.exc_info is not None:
-            line += _indent_block(exception_text(record.exc_info))
+            line += _indent_block(record.exception_text or "")  # masked view (issue 5)
         if record.stack_info:
             line += _indent_block(record.stack_info)
         return line

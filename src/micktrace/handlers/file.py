@@ -1,15 +1,82 @@
-"""The file handler: appends lines to a file."""
+"""The file handler: appends lines to a file, rotates, retains and compresses,
+and stays correct with several threads and processes writing the same path.
+
+See docs/file-handler.md for the options and for how several processes rotate
+one file exactly once without losing or duplicating a record.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any, List, Union
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
+from .._report import report
 from ..errors import ConfigError
 from .base import Handler
 
+if TYPE_CHECKING:
+    from ..record import LogRecord
+    from .rotation import Compressor, FileLock, RotatedNames, Schedule
+
 PathLike = Union[str, "os.PathLike[str]"]
+
+_fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+#: with ``watch=True``: seconds between checks that the path still names the open file
+WATCH_INTERVAL = 1.0
+#: seconds a failed rotation waits before it is tried again (the records keep going to the current file)
+ROTATION_RETRY = 5.0
+
+
+def open_file(path: str, flags: int, permissions: int) -> int:
+    """Open *path*, creating it with exactly *permissions* if it does not exist.
+
+    The bits are applied with ``fchmod`` after creating, so the umask does not
+    loosen or tighten them: the option says what the file's mode is.
+    """
+    flags |= getattr(os, "O_CLOEXEC", 0)
+    for _ in range(3):
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, permissions)
+        except FileExistsError:
+            try:
+                return os.open(path, flags)
+            except FileNotFoundError:  # removed between the two calls: try again
+                continue
+        try:
+            os.fchmod(fd, permissions)
+        except OSError:
+            pass
+        return fd
+    return os.open(path, flags | os.O_CREAT, permissions)
+
+
+_fork_lock = threading.Lock()
+_live_handlers: Optional[weakref.WeakSet[FileHandler]] = None
+
+
+def _track_for_fork(handler: FileHandler) -> None:
+    """Registered on the first file handler, not at import: a handler made
+    outside configure() also gets fresh locks in a forked child."""
+    global _live_handlers
+    with _fork_lock:
+        if _live_handlers is None:
+            _live_handlers = weakref.WeakSet()
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_after_fork_in_child)
+        _live_handlers.add(handler)
+
+
+def _after_fork_in_child() -> None:
+    global _fork_lock
+    _fork_lock = threading.Lock()
+    for handler in list(_live_handlers or ()):
+        try:
+            handler.after_fork()
+        except Exception:
+            pass
 
 
 class FileHandler(Handler):
@@ -23,10 +90,28 @@ class FileHandler(Handler):
     Args:
         path: the file; its directory must exist.
         mode: ``"a"`` (append, default) or ``"w"`` (truncate on open).
-        permissions: file mode bits for a new file (default ``0o640``: not
-            world-readable).
+        permissions: mode bits of files this handler creates (the log file, the
+            rotated and compressed files, the lock file); default ``0o640``,
+            not world-readable. Applied exactly, whatever the umask.
         encoding_errors: how characters that cannot be encoded are written
             (default ``"backslashreplace"``: visible escapes, always valid UTF-8).
+        rotation: when to start a new file: a size (``"100 MB"``), a time
+            (``"daily"``, ``"hourly"``, ``"00:00"``, ``"1 week"``), or a list
+            of these. Default: never.
+        retention: which rotated files to keep: ``"10 files"`` (or an int),
+            ``"14 days"``, or a list of both. Default: all.
+        compression: ``"gz"``, ``"bz2"``, ``"xz"``, ``"lz4"`` or ``"zstd"``:
+            rotated files are compressed by a background thread.
+        watch: reopen the path when the file was moved or deleted underneath
+            (logrotate): ``True`` (default) checks before every batch and at
+            most once a second for single records (sync dispatch); a number
+            sets that interval (``0``: before every write); ``False`` never.
+        fsync: ``False`` (default: the OS writes back), ``True`` (after every
+            write call: per batch in the background, per record in sync mode),
+            or seconds between syncs. Every mode syncs on flush() and close().
+        utc: rotation times and rotated file names in UTC instead of local time.
+        clock: the wall clock for time rotation and retention by age
+            (default ``time.time``); tests inject their own.
     """
 
     default_dispatch = "background"
@@ -37,6 +122,13 @@ class FileHandler(Handler):
         mode: str = "a",
         permissions: int = 0o640,
         encoding_errors: str = "backslashreplace",
+        rotation: Any = None,
+        retention: Any = None,
+        compression: Optional[str] = None,
+        watch: Union[bool, float] = True,
+        fsync: Union[bool, float] = False,
+        utc: bool = False,
+        clock: Optional[Callable[[], float]] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -44,8 +136,47 @@ class FileHandler(Handler):
             raise ConfigError("path", path, "a file path")
         if mode not in ("a", "w"):
             raise ConfigError("mode", mode, "'a' (append) or 'w' (truncate)")
+        if not isinstance(permissions, int) or isinstance(permissions, bool) or not 0 <= permissions <= 0o7777:
+            raise ConfigError("permissions", permissions, "file mode bits as an int, e.g. 0o640 or 0o600")
+        import codecs
+
+        try:
+            codecs.lookup_error(encoding_errors)
+        except (LookupError, TypeError):
+            raise ConfigError(
+                "encoding_errors", encoding_errors, "a codec error handler: backslashreplace, replace, ignore, strict"
+            ) from None
+        self._watch_every = _seconds_option("watch", watch, allow_zero=True, true_means=WATCH_INTERVAL)
+        self._sync_every = _seconds_option("fsync", fsync, allow_zero=False, true_means=0.0)
+        if not isinstance(utc, bool):
+            raise ConfigError("utc", utc, "True or False")
+        if clock is not None and not callable(clock):
+            raise ConfigError("clock", clock, "a callable returning seconds since the epoch, like time.time")
         self.path = os.path.abspath(os.fspath(path))
         directory = os.path.dirname(self.path)
+
+        self._max_bytes: Optional[int] = None
+        self._schedules: List[Schedule] = []
+        self._max_files: Optional[int] = None
+        self._max_age: Optional[float] = None
+        self._file_lock: Optional[FileLock] = None
+        self._names: Optional[RotatedNames] = None
+        self._compressor: Optional[Compressor] = None
+        self.compression: Optional[str] = None
+        if rotation is not None or retention is not None or compression is not None:
+            from . import rotation as _rotation
+
+            if rotation is None:
+                key = "retention" if retention is not None else "compression"
+                raise ConfigError(
+                    key, retention if retention is not None else compression, "a value together with 'rotation'"
+                )
+            self._max_bytes, self._schedules = _rotation.parse_rotation(rotation, utc)
+            if retention is not None:
+                self._max_files, self._max_age = _rotation.parse_retention(retention)
+            if compression is not None:
+                self.compression = _rotation.parse_compression(compression)
+
         if not os.path.isdir(directory):
             raise ConfigError("path", os.fspath(path), f"a path whose directory exists ({directory!r} does not)")
         if os.path.isdir(self.path):
@@ -53,40 +184,360 @@ class FileHandler(Handler):
         self.mode = mode
         self.permissions = permissions
         self.encoding_errors = encoding_errors
+        self.rotation = rotation
+        self.retention = retention
+        self.watch = watch
+        self.fsync = fsync
+        self.utc = utc
+        self._clock: Callable[[], float] = clock or time.time
+        #: the last failure (``"OSError: ..."``) and when (``time.time()``), for health()
+        self.last_error: Optional[str] = None
+        self.last_error_time: Optional[float] = None
+        #: failed writes, and rotations this handler performed (in this process)
+        self.errors = 0
+        self.rotations = 0
+
         self._lock = threading.Lock()
+        self._fork_pid = os.getpid()
         self._fd = -1
-        self._open(truncate=mode == "w")
+        self._ident: Optional[Tuple[int, int]] = None
+        self._rotate_at: Optional[float] = None
+        self._generation = b""
+        self._rotation_paused_until = 0.0
+        self._next_watch = 0.0
+        self._next_sync = 0.0
+        # after a write failed part-way: the file whose last line is cut short,
+        # and the batch whose first complete lines are already in the file
+        self._torn_ident: Optional[Tuple[int, int]] = None
+        self._resume: Optional[Tuple[bytes, int]] = None
+
+        if self._max_bytes is not None or self._schedules:
+            from . import rotation as _rotation
+
+            self._file_lock = _rotation.FileLock(self.path, permissions)
+            self._names = _rotation.RotatedNames(self.path, utc)
+            if self.compression is not None:
+                self._compressor = _rotation.Compressor(
+                    self._names, self.compression, permissions, self.path, bool(fsync), self._compression_failed
+                )
+            try:
+                self._file_lock.shared()
+                try:
+                    self._open(truncate=mode == "w")
+                finally:
+                    self._file_lock.release()
+            except BaseException:
+                self._file_lock.close()
+                raise
+        else:
+            self._open(truncate=mode == "w")
         if not kwargs.get("name"):
             self.name = f"file:{self.path}"
+        _track_for_fork(self)
 
+    # -- opening ---------------------------------------------------------------------
     def _open(self, truncate: bool = False) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-        if truncate:
-            flags |= os.O_TRUNC
-        self._fd = os.open(self.path, flags, self.permissions)
+        flags = os.O_WRONLY | os.O_APPEND | (os.O_TRUNC if truncate else 0)
+        fd = open_file(self.path, flags, self.permissions)
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        old, self._fd = self._fd, fd
+        self._ident = (st.st_ino, st.st_dev)
+        if old >= 0:
+            try:
+                os.close(old)
+            except OSError:
+                pass
+        if self._file_lock is not None:
+            self._generation = self._file_lock.generation()
+        if self._schedules:
+            self._rotate_at = self._next_rotation(st)
 
-    def _write_bytes(self, data: bytes) -> None:
-        with self._lock:
-            if self._fd < 0:
-                if self.closed:
-                    raise ValueError(f"handler {self.name!r} is closed")
-                self._open()
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+    def _next_rotation(self, st: os.stat_result) -> float:
+        """The next rotation time of the file just opened, from when it began:
+        recorded in the lock file by whoever rotated it into place; else, for
+        a file that already has lines, its last write (a file left over from
+        yesterday rotates at the first write today); else now."""
+        now = self._clock()
+        state = self._file_lock.read_state() if self._file_lock is not None else {}
+        start = state.get("start")
+        if state.get("ino") == st.st_ino and state.get("dev") == st.st_dev and isinstance(start, (int, float)):
+            began = float(start)
+        elif st.st_size == 0:
+            began = now
+        else:
+            began = min(st.st_mtime, now)
+        return self._schedule_after(began)
 
+    def _schedule_after(self, t: float) -> float:
+        return min(schedule.next_after(t) for schedule in self._schedules)
+
+    def _path_is_current(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError:
+            return True  # cannot tell (the directory lost its search permission): keep the open file
+        return (st.st_ino, st.st_dev) == self._ident
+
+    # -- writing -----------------------------------------------------------------------
     def write(self, line: str) -> None:
-        self._write_bytes((line + "\n").encode("utf-8", self.encoding_errors))
+        self._write_bytes((line + "\n").encode("utf-8", self.encoding_errors), False)
+
+    def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
+        """A formatter with ``format_bytes`` (JSON with orjson) writes bytes
+        straight through: no decode and re-encode per record."""
+        format_bytes = getattr(self._formatter, "format_bytes", None)
+        if format_bytes is None:
+            return super().handle_batch(records)
+        if self.filters:
+            records = [r for r in records if all(f(r) for f in self.filters)]
+            if not records:
+                return 0
+        try:
+            chunks = [format_bytes(r) for r in records]
+        except Exception:  # the general path isolates the record that fails
+            return super().handle_batch(records)
+        chunks.append(b"")
+        data = b"\n".join(chunks)
+        self._write_bytes(data, True)
+        return len(data)
 
     def write_lines(self, lines: List[str]) -> None:
-        self._write_bytes(("\n".join(lines) + "\n").encode("utf-8", self.encoding_errors))
+        self._write_bytes(("\n".join(lines) + "\n").encode("utf-8", self.encoding_errors), True)
+
+    def _write_bytes(self, data: bytes, batch: bool) -> None:
+        with self._lock:
+            if self._fd < 0 and self.closed:
+                raise ValueError(f"handler {self.name!r} is closed")
+            try:
+                if self._file_lock is not None:
+                    self._write_rotating(data, batch)
+                else:
+                    self._write_plain(data, batch)
+            except OSError as exc:
+                self._note_error(exc)
+                self._close_fd()  # reopen on the next write: the path may be fixed by then
+                raise
+
+    def _watch_due(self, batch: bool) -> bool:
+        """Check the path before every batch (cheap per record) and at most
+        once per ``watch`` seconds for single records (a ``stat`` costs more
+        than the write itself)."""
+        if self._watch_every is None:
+            return False
+        now = time.monotonic()
+        if batch or now >= self._next_watch:
+            self._next_watch = now + self._watch_every
+            return True
+        return False
+
+    def _write_plain(self, data: bytes, batch: bool) -> None:
+        if self._fd < 0 or (self._watch_due(batch) and not self._path_is_current()):
+            self._open()
+        self._write_all(data)
+        self._after_write()
+
+    def _write_rotating(self, data: bytes, batch: bool) -> None:
+        # The shared lock covers check-and-write: a rotation (exclusive lock)
+        # can never slip between them, so no line lands in a file that was
+        # already rotated (and maybe compressed or deleted by retention).
+        lock = self._file_lock
+        assert lock is not None
+        lock.shared()
+        try:
+            for attempt in range(4):
+                if self._fd < 0 or lock.generation() != self._generation:
+                    self._reopen_if_moved(lock)  # another process rotated
+                elif attempt == 0 and self._watch_due(batch):
+                    self._reopen_if_moved(lock)  # logrotate, or deleted
+                if attempt == 3 or not self._rotation_due(len(data)):
+                    break
+                lock.release()
+                try:
+                    self._rotate(len(data))
+                finally:
+                    lock.shared()
+            self._write_all(data)
+            self._after_write()
+        finally:
+            lock.release()
+
+    def _reopen_if_moved(self, lock: FileLock) -> None:
+        if self._fd < 0 or not self._path_is_current():
+            self._open()
+            lock.refresh_shared()
+        self._generation = lock.generation()
+
+    def _write_all(self, data: bytes) -> None:
+        skip = 0
+        resume = self._resume
+        if resume is not None:
+            self._resume = None
+            if resume[0] == data:  # a retry of a batch that failed part-way
+                skip = resume[1]
+        # a line we cut short is ended first, so the next one starts intact
+        prefix = b"\n" if self._torn_ident is not None and self._torn_ident == self._ident else b""
+        payload = prefix + data[skip:] if prefix or skip else data
+        view = memoryview(payload)
+        written = 0
+        try:
+            while written < len(payload):
+                written += os.write(self._fd, view[written:])
+        except OSError:
+            in_file = skip + max(0, written - len(prefix))  # bytes of *data* now in the file
+            if written:
+                self._torn_ident = None
+            if in_file > skip and data[in_file - 1 : in_file] != b"\n":
+                self._torn_ident = self._ident
+            complete = data.rfind(b"\n", 0, in_file) + 1 if in_file else 0
+            self._resume = (data, complete) if complete else None
+            raise
+        self._torn_ident = None
+
+    def _after_write(self) -> None:
+        every = self._sync_every
+        if every is not None:
+            now = time.monotonic()
+            if now >= self._next_sync:
+                self._next_sync = now + every
+                _fdatasync(self._fd)
+
+    # -- rotating ----------------------------------------------------------------------
+    def _rotation_due(self, incoming: int) -> bool:
+        if self._rotation_paused_until and time.monotonic() < self._rotation_paused_until:
+            return False
+        if self._max_bytes is not None:
+            size = os.lseek(self._fd, 0, os.SEEK_END)  # every process's lines, not only ours
+            if size > 0 and size + incoming > self._max_bytes:
+                return True
+        return self._rotate_at is not None and self._clock() >= self._rotate_at
+
+    def _rotate(self, incoming: int) -> None:
+        """Rotate under the exclusive lock, unless another process already did."""
+        lock, names = self._file_lock, self._names
+        assert lock is not None and names is not None
+        lock.exclusive()
+        try:
+            try:
+                st: Optional[os.stat_result] = os.stat(self.path)
+            except (FileNotFoundError, NotADirectoryError):
+                st = None
+            if st is None or self._fd < 0 or (st.st_ino, st.st_dev) != self._ident:
+                # someone rotated first (or the file was moved away): the file at
+                # the path is the current one; the caller judges it afresh
+                self._open()
+                return
+            now = self._clock()
+            by_size = self._max_bytes is not None and st.st_size > 0 and st.st_size + incoming > self._max_bytes
+            by_time = self._rotate_at is not None and now >= self._rotate_at
+            if not (by_size or by_time):
+                return
+            if st.st_size == 0:  # a period with no records leaves no empty rotated file
+                self._rotate_at = self._schedule_after(now)
+                return
+            # named after the moment the file ends: the rotation point it crossed, or now
+            ended = self._rotate_at if by_time and self._rotate_at is not None else now
+            try:
+                target = names.new_name(min(ended, now))
+                if self._sync_every is not None:
+                    _fdatasync(self._fd)
+                os.rename(self.path, target)
+            except OSError as exc:
+                self._note_error(exc)
+                self._rotation_paused_until = time.monotonic() + ROTATION_RETRY
+                report(f"handler {self.name!r}", exc, "failed to rotate (writing on to the current file)")
+                return
+            self.rotations += 1
+            self._close_fd()  # it names the rotated file now: never write there again
+            self._open()
+            assert self._ident is not None
+            lock.write_state({"ino": self._ident[0], "dev": self._ident[1], "start": now})
+            self._generation = lock.generation()
+            self._after_rotation(now)
+        finally:
+            lock.release()
+
+    def _after_rotation(self, now: float) -> None:
+        if self._max_files is not None or self._max_age is not None:
+            from .rotation import apply_retention
+
+            assert self._names is not None
+            try:
+                apply_retention(self._names, self._max_files, self._max_age, now)
+            except OSError as exc:
+                self._note_error(exc)
+                report(f"handler {self.name!r}", exc, "failed to remove old rotated files")
+        if self._compressor is not None:
+            self._compressor.request()
+
+    def _compression_failed(self, exc: BaseException) -> None:
+        self._note_error(exc)
+        report(f"handler {self.name!r}", exc, "failed to compress a rotated file (left uncompressed)")
+
+    def wait_for_compression(self, timeout: Optional[float] = None) -> bool:
+        """Block until rotated files queued for compression are compressed.
+        False if *timeout* (seconds) ran out first."""
+        return self._compressor.wait(timeout) if self._compressor is not None else True
+
+    # -- errors, flush, close, fork ----------------------------------------------------------
+    def _note_error(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error_time = time.time()
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def flush(self) -> None:
+        """Lines are never buffered in the process; with an ``fsync`` policy,
+        this also syncs them to the disk."""
+        if self._sync_every is not None:
+            with self._lock:
+                if self._fd >= 0:
+                    _fdatasync(self._fd)
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
+            if self._fd >= 0 and self._sync_every is not None:
                 try:
-                    os.close(self._fd)
-                finally:
-                    self._fd = -1
+                    _fdatasync(self._fd)
+                except OSError:
+                    pass
+            self._close_fd()
+            if self._file_lock is not None:
+                self._file_lock.close()
         super().close()
+
+    def after_fork(self) -> None:
+        pid = os.getpid()
+        if pid == self._fork_pid:
+            return
+        self._fork_pid = pid
+        # another thread of the parent may have held it at the fork
+        self._lock = threading.Lock()
+        if self._compressor is not None:
+            self._compressor.after_fork()
+
+
+def _seconds_option(key: str, value: Any, allow_zero: bool, true_means: float) -> Optional[float]:
+    """``True`` -> *true_means*, ``False`` -> None (never), a number -> itself."""
+    if value is True:
+        return true_means
+    if value is False or value is None:
+        return None
+    if isinstance(value, (int, float)) and (value > 0 or (allow_zero and value == 0)):
+        return float(value)
+    allowed = "True, False, or seconds between checks (a number >= 0)"
+    if key == "fsync":
+        allowed = "False (leave it to the OS), True (after every write), or seconds between syncs (> 0)"
+    raise ConfigError(key, value, allowed)

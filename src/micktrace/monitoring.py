@@ -96,9 +96,18 @@ def health() -> Dict[str, Any]:
             status = "degraded"
         else:
             status = "healthy"
+        last_error = stats.last_error
+        # errors a handler survived by itself (a failed rotation or compression
+        # of the file handler) lose nothing, so they never fail a delivery
+        own_time = getattr(handler, "last_error_time", None)
+        if isinstance(own_time, (int, float)) and (last_error_time is None or own_time > last_error_time):
+            last_error_time = float(own_time)
+            last_error = str(getattr(handler, "last_error", None))
+            if status == "healthy" and now - last_error_time < HEALTH_WINDOW:
+                status = "degraded"
         handlers[name] = {
             "status": status,
-            "last_error": stats.last_error,
+            "last_error": last_error,
             "last_error_time": last_error_time,
             "circuit_open": circuit_open,
             "queue_depth": worker.depth if worker is not None else 0,

@@ -1,0 +1,90 @@
+"""``python -m micktrace``: the demo and the version command, in real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+import micktrace
+from conftest import SRC
+
+
+def run_cli(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    """``python -m micktrace ARGS`` in a fresh interpreter."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MICKTRACE_")}
+    full_env["PYTHONPATH"] = str(SRC)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "micktrace", *args], capture_output=True, text=True, env=full_env, timeout=60
+    )
+
+
+def sections(stdout: str) -> Dict[str, List[str]]:
+    """The demo's output split by its ``--- format=NAME ---`` headers."""
+    found: Dict[str, List[str]] = {}
+    current = None
+    for line in stdout.splitlines():
+        header = re.fullmatch(r"--- format=(\w+) ---", line)
+        if header:
+            current = header.group(1)
+            found[current] = []
+        elif current is not None and line:
+            found[current].append(line)
+    return found
+
+
+def test_demo_shows_text_json_and_logfmt() -> None:
+    # a level in the environment must not hide the demo's DEBUG line: explicit beats environment
+    result = run_cli("demo", env={"MICKTRACE_LEVEL": "ERROR", "NO_COLOR": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    parts = sections(result.stdout)
+    assert list(parts) == ["text", "json", "logfmt"]
+
+    text = parts["text"]
+    assert any(re.search(r" INFO +\[demo\] Application started service=demo-app version=1\.0\.0", ln) for ln in text)
+    assert any(" DEBUG " in ln and "Cache warmed" in ln for ln in text)
+    order = next(ln for ln in text if "Order placed" in ln)
+    assert "request_id=req-42" in order and "endpoint=/api/orders" in order and "amount=99.5" in order
+    assert any(ln.startswith("  Traceback (most recent call last):") for ln in text)
+    assert any(ln.strip() == "KeyError: 'missing'" for ln in text)
+
+    records = [json.loads(line) for line in parts["json"]]  # every line is one JSON object
+    assert [r["message"] for r in records] == [
+        "Application started",
+        "Cache warmed",
+        "Order placed",
+        "Slow query",
+        "Lookup failed",
+    ]
+    assert all(r["service"] == "demo-app" and r["version"] == "1.0.0" for r in records)
+    assert records[2]["request_id"] == "req-42" and records[2]["user_id"] == 456 and records[2]["amount"] == 99.5
+    assert records[3]["level"] == "WARNING" and records[3]["ms"] == 812
+    assert records[4]["level"] == "ERROR"
+    assert records[4]["exception"]["type"] == "KeyError"
+    assert records[4]["exception"]["frames"][-1]["function"] == "demo"
+
+    logfmt = parts["logfmt"]
+    assert len(logfmt) == 5
+    assert all(line.startswith("timestamp=") for line in logfmt)
+    assert 'message="Order placed"' in logfmt[2] and "request_id=req-42" in logfmt[2]
+    assert "exc_type=KeyError" in logfmt[4]
+
+
+def test_version_and_help() -> None:
+    version = run_cli("version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == micktrace.__version__
+    helped = run_cli()
+    assert helped.returncode == 0
+    assert "demo" in helped.stdout and "version" in helped.stdout
+
+
+def test_unknown_command_fails_with_usage() -> None:
+    result = run_cli("bogus")
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
