@@ -550,7 +550,7 @@ def _verify(scenario: Scenario, job: Job, result: Dict[str, Any]) -> None:
 def execute(job: Job, workdir: str) -> Dict[str, Any]:
     scenario = job.scenario
     if not _available(job.lib):
-        return {"status": "missing", "reason": f"{MODULES[job.lib]} is not installed"}
+        return {"status": "missing", "reason": f"{MODULES[job.lib]} is not installed", "wall_s": 0.0}
     started = time.perf_counter()
     if scenario.mode == "import":
         result = measure_import(job.lib, job.spec["runs"])

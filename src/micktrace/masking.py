@@ -46,7 +46,11 @@ __all__ = [
     "STYLES",
     "Masker",
     "build_masker",
+    "is_card_number",
+    "is_iban",
     "is_sensitive_key",
+    "luhn_valid",
+    "normalize_key",
     "parse_masking",
 ]
 
@@ -586,8 +590,8 @@ class Masker:
         allow_keys: key names never masked, neither by name nor by value pattern.
         patterns: more patterns, ``{"name": r"regex"}``; the whole match is masked,
             or only the group named ``secret`` when the pattern has one.
-        disable: categories or groups (``"pii"``, ``"financial"``, ``"tokens"``,
-            ``"secrets"``, ``"all"``) to switch off.
+        disable: categories or groups (``"pii"``, ``"financial"``, ``"identity"``,
+            ``"tokens"``, ``"secrets"``, ``"all"``) to switch off.
         styles: ``{category or group: "full" | "partial" | "hash"}``.
         style: the style of every category not named in *styles* (default ``"full"``).
         replacement: the text of the full style (``"[REDACTED]"``; ``{category}``
@@ -1353,7 +1357,7 @@ def build_masker(spec: Any) -> Optional[Masker]:
     if isinstance(spec, Masker):
         return spec if spec.enabled else None
     masker = Masker(**spec)
-    return masker if masker.enabled else None
+    return masker if masker.enabled and masker.categories else None
 
 
 def _default_masker() -> Masker:
