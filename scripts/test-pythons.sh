@@ -32,9 +32,14 @@ CORE_TESTS=(
     tests/test_testing_helper.py
     tests/test_cli.py
     tests/test_import.py
+    tests/test_dispatch.py
+    tests/test_masking.py
+    tests/test_masking_corpus.py
+    tests/test_injection.py
+    tests/test_formatters_property.py
 )
-# packages of the `test` extra the core tests do not use
-SKIP_EXTRAS_RE='^(mypy|ruff)([<>=!~ \[;]|$)'
+# packages of the `test` extra the core tests do not use (micktrace[bench]: the benchmark peers)
+SKIP_EXTRAS_RE='^(mypy|ruff|micktrace)([<>=!~ \[;]|$)'
 
 find_python() {
     # the newest installed patch release of $1, e.g. 3.9 -> .../3.9.18/bin/python

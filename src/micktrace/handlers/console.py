@@ -132,7 +132,6 @@ class RichConsoleHandler(ConsoleHandler):
 
     def _rich_emit(self, record: LogRecord) -> None:
         from rich.text import Text
-        from rich.traceback import Traceback
 
         from ..formatters.base import escape_controls
         from ..formatters.logfmt import logfmt_key, logfmt_value
@@ -158,6 +157,11 @@ class RichConsoleHandler(ConsoleHandler):
                 text.append(logfmt_value(value), style="magenta")
         console = self._get_console()
         console.print(text)
-        if record.exc_info is not None:
-            exc_type, exc, tb = record.exc_info
-            console.print(Traceback.from_exception(exc_type, exc, tb, show_locals=False))
+        exception_text = record.exception_text  # the masked text (see docs/masking.md)
+        if exception_text:
+            # rich's Traceback renders the live exception, unmasked: print the
+            # masked text instead, escaped and indented like the text format
+            block = Text()
+            for line in exception_text.split("\n"):
+                block.append("  " + escape_controls(line) + "\n", style="red")
+            console.print(block, end="")

@@ -37,6 +37,7 @@ from .stdlib_out import (
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..record import LogRecord
 
 # what every stdlib LogRecord has; anything else on one came from ``extra=``
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
@@ -179,8 +180,18 @@ class StdlibFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         original = record.__dict__.get(RECORD_ATTR)
         try:
-            mrec = original if original is not None else from_stdlib(record, caller=self.caller)
-            return self.inner.format(mrec)
+            if original is not None:
+                return self.inner.format(original)  # already went through the processors
+            from ..config import current_config
+
+            cfg = current_config()
+            mrec: Optional[LogRecord] = from_stdlib(record, caller=self.caller)
+            # masking and the other processors, as for any micktrace record
+            for processor in cfg.processors:
+                mrec = processor(mrec)  # type: ignore[arg-type]
+                if mrec is None:
+                    return ""
+            return self.inner.format(mrec)  # type: ignore[arg-type]
         except Exception as exc:
             report("StdlibFormatter", exc)
             return super().format(record)

@@ -130,6 +130,10 @@ def to_stdlib(record: LogRecord, fields_in_message: bool = True) -> logging.LogR
     for key, value in fields.items():
         if type(key) is str and key not in attrs and key not in _FORMATTER_ATTRS:
             attrs[key] = value
+    if record.exc_info is not None:
+        # stdlib formatters print a preset exc_text instead of formatting the
+        # live exception: this is the masked traceback (see docs/masking.md)
+        std.exc_text = record.exception_text
     attrs[FIELDS_ATTR] = dict(fields)
     attrs[MESSAGE_ATTR] = message
     attrs[RECORD_ATTR] = record
