@@ -16,6 +16,7 @@ Setup kinds (the worker asks for one):
 ``json``      ``info("User login", <5 fields>)`` as one JSON line to a file.
 ``json_ctx``  the same through a logger with 3 bound fields, inside 2 context fields.
 ``json_sync`` micktrace only: ``json`` with ``dispatch="sync"``.
+``json_rotation`` micktrace only: ``json`` with the file handler's rotation, retention and compression on.
 ``mask_on`` / ``mask_off``  micktrace only: ``json`` with masking on / off;
     ``mask_on_distinct`` / ``mask_off_distinct`` add a sixth field whose value
     differs on every call.
@@ -152,6 +153,14 @@ def setup_micktrace(kind: str, path: str, opts: Dict[str, Any]) -> Bench:
     optional: Dict[str, Any] = {}
     if kind == "json_sync":
         optional["dispatch"] = "sync"
+    elif kind == "json_rotation":
+        # rotation machinery on (size checked on every write, retention and
+        # compression armed); the limit is above what one run writes, so the
+        # records stay in the one file the checks read (benchmarks/file_rotation.py
+        # measures files that do rotate)
+        settings["handlers"] = [
+            {"type": "file", "path": path, "rotation": "1 GB", "retention": "5 files", "compression": "gz"}
+        ]
     elif kind == "background":
         optional["dispatch"] = "background"
     elif kind.startswith("mask_on"):

@@ -237,6 +237,16 @@ SCENARIOS: List[Scenario] = [
         target="(info)",
     ),
     Scenario(
+        "json_rotation",
+        "3  ... micktrace file rotation on",
+        "percall",
+        "us",
+        ("micktrace",),
+        kind="json_rotation",
+        peers_from="json",
+        target="(info)",
+    ),
+    Scenario(
         "json_stdjson",
         "3  ... all without orjson",
         "percall",

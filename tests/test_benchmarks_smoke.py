@@ -24,6 +24,7 @@ ALL_SCENARIOS = {
     "text",
     "json",
     "json_sync",
+    "json_rotation",
     "json_stdjson",
     "json_ctx",
     "throughput_1t",
