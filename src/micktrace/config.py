@@ -105,6 +105,7 @@ class Config:
         "handlers",
         "level",
         "logger_levels",
+        "pipeline",
         "processors",
         "settings",
         "static",
@@ -136,6 +137,9 @@ class Config:
         #: hand a record to every handler whose level it reaches: sync handlers
         #: run here, background ones get it queued (see micktrace.dispatch)
         self.emit = dispatcher.emit
+        #: the processors, then emit: what a log call runs when no capture_logs()
+        #: is active (one call, no loop, for the usual one or two processors)
+        self.pipeline = _pipeline(processors, dispatcher.emit)
 
     def level_for(self, name: str) -> int:
         """The effective level of logger *name*: disabled > per-prefix level > global."""
@@ -156,6 +160,42 @@ class Config:
 
 # ---------------------------------------------------------------------------
 # building handlers
+
+
+def _pipeline(processors: Tuple[Processor, ...], emit: Callable[[LogRecord], None]) -> Callable[[LogRecord], None]:
+    """*processors* then *emit*, as one function specialised for the count."""
+    if not processors:
+        return emit
+    if len(processors) == 1:
+        (first,) = processors
+
+        def run_one(record: LogRecord) -> None:
+            result = first(record)
+            if result is not None:
+                emit(result)
+
+        return run_one
+    if len(processors) == 2:
+        first, second = processors
+
+        def run_two(record: LogRecord) -> None:
+            result = first(record)
+            if result is not None:
+                result = second(result)
+                if result is not None:
+                    emit(result)
+
+        return run_two
+
+    def run_all(record: LogRecord) -> None:
+        result: Optional[LogRecord] = record
+        for processor in processors:
+            result = processor(result)  # type: ignore[arg-type]
+            if result is None:
+                return
+        emit(result)  # type: ignore[arg-type]
+
+    return run_all
 
 
 def previous_handlers(previous: Optional[Config]) -> Tuple[Handler, ...]:

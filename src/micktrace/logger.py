@@ -360,10 +360,10 @@ def {name}(self, msg, /, *args, **fields):
         record.exc_info = record.stack_info = record.filename = record.lineno = record.func_name = None
         record.thread_id = _get_ident()
         record.process_id = _state.pid
-        if cfg.processors or _state.captures or LEVEL < self._level:
+        if _state.captures or LEVEL < self._level:
             self._finish(record, cfg)
         else:
-            cfg.emit(record)
+            cfg.pipeline(record)
     except Exception as exc:
         report("logger " + repr(self.name), exc)
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from ..levels import LEVEL_NAMES, level_name
 from ..serialize import MAX_JSON_DEPTH, MAX_LINE_CHARS, _orjson_module, get_dumps, iso_utc_ns, json_default
@@ -96,16 +96,11 @@ def _add_extras(out: Dict[str, Any], record: LogRecord) -> Dict[str, Any]:
     return out
 
 
-def _orjson_bytes() -> Optional[Callable[[Any], bytes]]:
+def _orjson_bytes() -> Optional[Tuple[Callable[..., bytes], int]]:
     orjson = _orjson_module()
     if orjson is None:
         return None
-    dumps, opts = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-    def to_bytes(obj: Any) -> bytes:
-        return dumps(obj, default=json_default, option=opts)  # type: ignore[no-any-return]
-
-    return to_bytes
+    return orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class JSONFormatter(Formatter):
@@ -132,7 +127,7 @@ class JSONFormatter(Formatter):
         fast = self._orjson
         if fast is not None:
             try:
-                data: bytes = fast(record_dict(record, self.nested))
+                data: bytes = fast[0](record_dict(record, self.nested), default=json_default, option=fast[1])
             except Exception:
                 pass
             else:
