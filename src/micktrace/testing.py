@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Any, Iterator, List, Optional, Type
+from typing import Any, Iterator, List, Optional, Pattern, Type, Union
 
 from . import _state
 from .levels import LevelLike, to_level
@@ -34,13 +34,14 @@ class CapturedLogs:
         self,
         level: Optional[LevelLike] = None,
         logger: Optional[str] = None,
-        message: Optional[str] = None,
+        message: Union[str, Pattern[str], None] = None,
         min_level: Optional[LevelLike] = None,
         **fields: Any,
     ) -> List[LogRecord]:
         """Records matching all the criteria: exact ``level``, ``min_level``,
-        ``logger`` (name or a parent of it), a ``message`` substring, and field
-        values (looked up in the record's fields, then its context)."""
+        ``logger`` (name or a parent of it), a ``message`` substring or compiled
+        pattern (searched), and field values (looked up in the record's fields,
+        then its context, then the static fields)."""
         exact = to_level(level) if level is not None else None
         least = to_level(min_level) if min_level is not None else None
         out = []
@@ -51,8 +52,12 @@ class CapturedLogs:
                 continue
             if logger is not None and not (record.logger_name == logger or record.logger_name.startswith(logger + ".")):
                 continue
-            if message is not None and message not in record.message:
-                continue
+            if message is not None:
+                if isinstance(message, str):
+                    if message not in record.message:
+                        continue
+                elif message.search(record.message) is None:
+                    continue
             if fields and not all(_field(record, k) == v for k, v in fields.items()):
                 continue
             out.append(record)

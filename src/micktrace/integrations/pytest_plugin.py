@@ -27,7 +27,7 @@ import pytest
 
 from ..levels import LevelLike, level_name, to_level
 from ..record import LogRecord
-from ..testing import CapturedLogs, _field
+from ..testing import CapturedLogs
 
 MessageMatch = Union[str, Pattern[str], None]
 
@@ -65,26 +65,7 @@ class MicktraceLogs(CapturedLogs):
         compiled pattern), exact ``level``, ``min_level``, ``logger`` (that
         name or a child of it) and field values (record fields, then context,
         then static fields)."""
-        exact = to_level(level) if level is not None else None
-        least = to_level(min_level) if min_level is not None else None
-        out = []
-        for record in list(self.records):
-            if exact is not None and record.level != exact:
-                continue
-            if least is not None and record.level < least:
-                continue
-            if logger is not None and not (record.logger_name == logger or record.logger_name.startswith(logger + ".")):
-                continue
-            if message is not None:
-                if isinstance(message, re.Pattern):
-                    if message.search(record.message) is None:
-                        continue
-                elif message not in record.message:
-                    continue
-            if fields and not all(_field(record, k) == v for k, v in fields.items()):
-                continue
-            out.append(record)
-        return out
+        return CapturedLogs.filter(self, level=level, logger=logger, message=message, min_level=min_level, **fields)
 
     def count(self, message: MessageMatch = None, **criteria: Any) -> int:
         """How many records match (same criteria as :meth:`filter`)."""
