@@ -57,22 +57,25 @@ def test_demo_shows_text_json_and_logfmt() -> None:
     assert [r["message"] for r in records] == [
         "Application started",
         "Cache warmed",
+        "User signed in",
         "Order placed",
         "Slow query",
         "Lookup failed",
     ]
     assert all(r["service"] == "demo-app" and r["version"] == "1.0.0" for r in records)
-    assert records[2]["request_id"] == "req-42" and records[2]["user_id"] == 456 and records[2]["amount"] == 99.5
-    assert records[3]["level"] == "WARNING" and records[3]["ms"] == 812
-    assert records[4]["level"] == "ERROR"
-    assert records[4]["exception"]["type"] == "KeyError"
-    assert records[4]["exception"]["frames"][-1]["function"] == "demo"
+    assert records[2]["user"] == "ann" and records[2]["password"] == "[REDACTED]"  # masked by default
+    assert records[3]["request_id"] == "req-42" and records[3]["user_id"] == 456 and records[3]["amount"] == 99.5
+    assert records[4]["level"] == "WARNING" and records[4]["ms"] == 812
+    assert records[5]["level"] == "ERROR"
+    assert records[5]["exception"]["type"] == "KeyError"
+    assert records[5]["exception"]["frames"][-1]["function"] == "demo"
 
     logfmt = parts["logfmt"]
-    assert len(logfmt) == 5
+    assert len(logfmt) == 6
+    assert "hunter2" not in "\n".join(logfmt + parts["json"])
     assert all(line.startswith("timestamp=") for line in logfmt)
-    assert 'message="Order placed"' in logfmt[2] and "request_id=req-42" in logfmt[2]
-    assert "exc_type=KeyError" in logfmt[4]
+    assert 'message="Order placed"' in logfmt[3] and "request_id=req-42" in logfmt[3]
+    assert "exc_type=KeyError" in logfmt[5]
 
 
 def test_version_and_help() -> None:

@@ -8,7 +8,8 @@ from typing import List, Optional
 
 
 def demo() -> None:
-    """Log a few records in each format, with context, bound fields and an exception."""
+    """Log a few records in each format, with context, bound fields, a masked
+    secret and an exception."""
     import micktrace
 
     out = sys.stdout
@@ -26,6 +27,7 @@ def demo() -> None:
         log = micktrace.get_logger("demo")
         log.info("Application started", env="development")
         log.debug("Cache warmed", entries=1024, hit_ratio=0.93)
+        log.info("User signed in", user="ann", password="hunter2")  # masked by default
         with micktrace.context(request_id="req-42", user_id=456):
             request_log = log.bind(endpoint="/api/orders")
             request_log.info("Order placed", order_id="A-1001", amount=99.5, currency="USD")
