@@ -22,6 +22,7 @@ from libs import MODULES, SETUPS, Bench, NotAvailable, rss_bytes
 
 RESULT_PREFIX = "BENCH-RESULT "
 perf_counter = time.perf_counter
+thread_time = time.thread_time
 
 
 class OutputMismatch(Exception):
@@ -49,28 +50,31 @@ class LineCounter:
 
 
 def make_loop(call: str, names: Dict[str, Any], unroll: int) -> Callable[[int, Callable[[], Any]], Tuple[float, float]]:
-    """A function ``loop(n, flush) -> (seconds in the calls, seconds including flush)``
-    that runs *call* n times (unrolled *unroll* times per iteration, with every
-    name a local variable) and then *flush*."""
+    """A function ``loop(n, flush) -> (seconds in the calls, seconds including flush,
+    CPU seconds of the calling thread in the calls)`` that runs *call* n times
+    (unrolled *unroll* times per iteration, with every name a local variable)
+    and then *flush*."""
     params = "".join(f", {name}" for name in names)
     body = "\n".join("        " + call for _ in range(unroll))
     source = (
-        f"def _loop(_iterations, _flush, _clock{params}):\n"
+        f"def _loop(_iterations, _flush, _clock, _cpu{params}):\n"
+        "    _c0 = _cpu()\n"
         "    _t0 = _clock()\n"
         "    for _ in _repeat(None, _iterations):\n"
         f"{body}\n"
         "    _t1 = _clock()\n"
+        "    _c1 = _cpu()\n"
         "    _flush()\n"
         "    _t2 = _clock()\n"
-        "    return _t1 - _t0, _t2 - _t0\n"
+        "    return _t1 - _t0, _t2 - _t0, _c1 - _c0\n"
     )
     namespace: Dict[str, Any] = {"_repeat": itertools.repeat, "__name__": "bench"}
     exec(compile(source, "<benchmark loop>", "exec"), namespace)
     loop = namespace["_loop"]
     values = list(names.values())
 
-    def run(n: int, flush: Callable[[], Any]) -> Tuple[float, float]:
-        return loop(n // unroll, flush, perf_counter, *values)  # type: ignore[no-any-return]
+    def run(n: int, flush: Callable[[], Any]) -> Tuple[float, float, float]:
+        return loop(n // unroll, flush, perf_counter, thread_time, *values)  # type: ignore[no-any-return]
 
     return run
 
@@ -167,7 +171,7 @@ def mode_percall(spec: Dict[str, Any]) -> Dict[str, Any]:
     loop = make_loop(bench.call, bench.names, unroll)
     empty = make_loop("pass", {}, unroll)
 
-    def timed(n: int) -> Tuple[float, float]:
+    def timed(n: int) -> Tuple[float, float, float]:
         gc.collect()
         result = loop(n, bench.flush)
         run.check(n * per_line)
@@ -178,7 +182,7 @@ def mode_percall(spec: Dict[str, Any]) -> Dict[str, Any]:
     if not n:  # calibrate: one run should take about target_time seconds
         n = unroll * 20
         while True:
-            _calls, total = timed(n)
+            _calls, total, _cpu = timed(n)
             if total >= 0.01 or n >= spec.get("max_n", 5_000_000):
                 break
             n *= 4
@@ -186,23 +190,30 @@ def mode_percall(spec: Dict[str, Any]) -> Dict[str, Any]:
         n = int(spec["target_time"] / per_call)
     n = max(unroll, min(int(n), spec.get("max_n", 5_000_000)) // unroll * unroll)
     samples = [timed(n) for _ in range(spec.get("repeats", 5))]
-    loop_seconds = min(empty(n, _nothing)[1] for _ in range(max(3, spec.get("repeats", 5))))
+    empties = [empty(n, _nothing) for _ in range(max(3, spec.get("repeats", 5)))]
+    loop_seconds = min(e[1] for e in empties)
+    loop_cpu = min(e[2] for e in empties)
     if bench.check_call and per_line == 0:  # the disabled logger still writes when enabled
         exec(bench.check_call, {}, dict(bench.names))
         bench.flush()
         run.check(1)
     calls = sorted(s[0] for s in samples)
     totals = sorted(s[1] for s in samples)
+    cpus = sorted(s[2] for s in samples)
     overhead = loop_seconds / n
     return run.result(
         n=n,
         repeats=len(samples),
         loop_overhead_ns=overhead * 1e9,
         calls_ns=(calls[0] / n - overhead) * 1e9,
+        # the calling thread's own CPU time in the calls: what the application
+        # thread spends, without the time a background thread held the GIL
+        calls_cpu_ns=(cpus[0] - loop_cpu) / n * 1e9,
         total_ns=(totals[0] / n - overhead) * 1e9,
         median_total_ns=(totals[len(totals) // 2] / n - overhead) * 1e9,
         samples_total_s=[s[1] for s in samples],
         samples_calls_s=[s[0] for s in samples],
+        samples_calls_cpu_s=[s[2] for s in samples],
     )
 
 

@@ -32,6 +32,7 @@ ALL_SCENARIOS = {
     "rss",
     "rss_stalled",
     "background",
+    "background_wall",
     "import",
     "masking",
     "masking_distinct",
@@ -114,3 +115,15 @@ def test_the_verifier_rejects_wrong_output() -> None:
     check_text_line(b"2026-01-01 10:00:00.123 INFO     [bench] User login")
     with pytest.raises(AssertionError):
         check_text_line(b"INFO [bench] User login")  # no time
+
+
+def test_caller_cost_is_read_two_ways_from_the_same_runs(report: dict) -> None:
+    # row 6 is the calling thread's CPU time; its info row the wall clock of the
+    # same runs (where a background thread holding the GIL shows up)
+    rows = {row["id"]: row for row in report["rows"]}
+    cpu = rows["background"]["results"]["micktrace"]
+    wall = rows["background_wall"]["results"]["micktrace"]
+    assert cpu["status"] == wall["status"] == "ok"
+    assert cpu["value"] == pytest.approx(cpu["calls_cpu_ns"] / 1000)
+    assert wall["value"] == pytest.approx(cpu["calls_ns"] / 1000)
+    assert cpu["samples_calls_cpu_s"] and len(cpu["samples_calls_cpu_s"]) == len(cpu["samples_calls_s"])

@@ -46,10 +46,10 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Opt
 from ._report import report
 from .errors import ConfigError
 from .levels import LogLevel, to_level
+from .record import LogRecord
 
 if TYPE_CHECKING:
     from .handlers.base import Handler
-    from .record import LogRecord
 
 OVERFLOW_POLICIES = ("block", "drop_newest", "drop_oldest", "drop_below")
 DISPATCH_MODES = ("sync", "background")
@@ -263,6 +263,15 @@ _workers_lock = threading.Lock()
 _atexit_registered = False
 
 
+class _Masked:
+    """A queued record the caller already masked (see ``BackgroundWorker.masker``)."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: LogRecord) -> None:
+        self.record = record
+
+
 class _FlushMarker:
     __slots__ = ("event",)
 
@@ -276,6 +285,10 @@ class BackgroundWorker:
     def __init__(self, handler: Handler, options: DispatchOptions) -> None:
         self.handler = handler
         self.options = options
+        #: the masking processor, when this worker masks the records it takes
+        #: off the queue instead of the caller (see Dispatcher): set when this
+        #: handler is the configuration's only destination
+        self.masker: Optional[Callable[[LogRecord], LogRecord]] = None
         self.stats = stats_of(handler)
         self._init_runtime()
         with _workers_lock:
@@ -306,7 +319,18 @@ class BackgroundWorker:
         if self._thread is None:
             self._start()
 
-    def _make_room(self, record: LogRecord) -> bool:
+    def put_masked(self, record: LogRecord) -> None:
+        """:meth:`put` for a record the caller has already masked."""
+        queue = self.queue
+        if len(queue) >= self.options.queue_size and not self._make_room(record, True):
+            return
+        queue.append(_Masked(record) if self.masker is not None else record)
+        if self._idle:
+            self._wakeup.set()
+        if self._thread is None:
+            self._start()
+
+    def _make_room(self, record: LogRecord, masked: bool = False) -> bool:
         """The queue is full: apply the overflow policy. True if *record* may be queued."""
         if self._stopped:
             # a configure() replaced this worker after the caller read the old
@@ -315,7 +339,10 @@ class BackgroundWorker:
 
             cfg = _state.config
             if cfg is not None and self not in cfg.dispatcher.workers:
-                cfg.emit(record)
+                masker = self.masker
+                if masker is not None and not masked:
+                    record = masker(record)
+                cfg.dispatcher.emit_masked(record)
                 return False
         opts = self.options
         policy = opts.overflow
@@ -398,12 +425,19 @@ class BackgroundWorker:
             batch: List[LogRecord] = []
             markers: List[_FlushMarker] = []
             popleft = queue.popleft
+            masker = self.masker
             try:
                 while len(batch) < batch_size:
                     item = popleft()
-                    if type(item) is _FlushMarker:
-                        markers.append(item)
-                        break
+                    if type(item) is not LogRecord:
+                        if type(item) is _FlushMarker:
+                            markers.append(item)
+                            break
+                        if type(item) is _Masked:
+                            batch.append(item.record)
+                            continue
+                    if masker is not None:
+                        item = masker(item)  # never raises: it withholds what it cannot mask
                     batch.append(item)
             except IndexError:
                 pass
@@ -548,36 +582,111 @@ class Dispatcher:
         modes: Sequence[str],
         options: Sequence[DispatchOptions],
         previous: Optional[Dispatcher] = None,
+        masker: Optional[Callable[[LogRecord], LogRecord]] = None,
     ) -> None:
         reusable: Dict[int, BackgroundWorker] = {}
         self.workers: Tuple[BackgroundWorker, ...]
         if previous is not None:
             reusable = {id(w.handler): w for w in previous.workers}
+        background = [mode == "background" for mode in modes]
+        #: True when the one background worker masks records instead of the
+        #: caller: *masker* was given (masking on, no user processor after it)
+        #: and that worker is the only destination, so a record is still
+        #: masked once, before any handler sees it, and the caller is spared
+        #: the cost. capture_logs() and the other paths that mask in the
+        #: caller hand records over with emit_masked().
+        self.masks_in_worker = masker is not None and len(handlers) == 1 and all(background)
         sync: List[Handler] = []
         workers: List[BackgroundWorker] = []
         routes: List[Tuple[int, Callable[[LogRecord], None]]] = []
-        for handler, mode, opts in zip(handlers, modes, options):
-            if mode == "background":
+        routes_masked: List[Tuple[int, Callable[[LogRecord], None]]] = []
+        for handler, in_background, opts in zip(handlers, background, options):
+            if in_background:
                 worker = reusable.get(id(handler))
                 if worker is None or worker._stopped:
                     worker = BackgroundWorker(handler, opts)
                 else:
                     worker.options = opts
                 workers.append(worker)
-                routes.append((handler.level, worker.put))
+                if self.masks_in_worker:
+                    worker.masker = masker
+                    routes.append((handler.level, worker.put))
+                    routes_masked.append((handler.level, worker.put_masked))
+                else:
+                    # a worker that masked for an earlier configuration keeps
+                    # its masker for the records still queued unmasked, and is
+                    # told which records are masked already
+                    put = worker.put if worker.masker is None else worker.put_masked
+                    routes.append((handler.level, put))
+                    routes_masked.append((handler.level, put))
             else:
                 sync.append(handler)
                 stats_of(handler)
-                routes.append((handler.level, _sync_route(handler)))
+                route = _sync_route(handler)
+                routes.append((handler.level, route))
+                routes_masked.append((handler.level, route))
         self.sync = tuple(sync)
         self.workers = tuple(workers)
         self.routes = tuple(routes)
+        self.routes_masked = tuple(routes_masked)
+
+    def fused_pipeline(
+        self, processors: Sequence[Callable[[LogRecord], Optional[LogRecord]]]
+    ) -> Optional[Callable[[LogRecord], None]]:
+        """*processors* then :meth:`emit` as one function, for the configuration
+        most services run: one background handler, and no processor in the
+        caller but the OpenTelemetry one. None for any other configuration.
+
+        It does what the general pipeline does (the trace ids, the level count,
+        the handler's level check, :meth:`BackgroundWorker.put`) with two Python
+        calls fewer, and the queue append inline: about 0.3 us less per record.
+        """
+        from .integrations.otel import add_trace_ids
+
+        if len(self.routes) != 1 or len(self.workers) != 1:
+            return None
+        (worker,) = self.workers
+        handler_level, route = self.routes[0]
+        if route != worker.put:  # bound methods compare equal, never identical
+            return None
+        if processors and tuple(processors) != (add_trace_ids,):
+            return None
+        with_trace_ids = bool(processors)
+        modules = sys.modules
+        counts = level_counts
+        new_counter = _level_counter
+
+        def pipeline(record: LogRecord) -> None:
+            if with_trace_ids and modules.get("opentelemetry.trace") is not None:
+                record = add_trace_ids(record)
+            level = record.level
+            counter = counts.get(level)
+            next(counter if counter is not None else new_counter(level))
+            if level >= handler_level:
+                queue = worker.queue  # read each time: a fork gives the worker a new one
+                if len(queue) >= worker.options.queue_size or worker._thread is None:
+                    worker.put(record)  # full (the overflow policy), or the first record
+                    return
+                queue.append(record)
+                if worker._idle:
+                    worker._wakeup.set()
+
+        return pipeline
 
     def emit(self, record: LogRecord) -> None:
         level = record.level
         counter = level_counts.get(level)
         next(counter if counter is not None else _level_counter(level))
         for handler_level, route in self.routes:
+            if level >= handler_level:
+                route(record)
+
+    def emit_masked(self, record: LogRecord) -> None:
+        """:meth:`emit` for a record that has been through the masking processor."""
+        level = record.level
+        counter = level_counts.get(level)
+        next(counter if counter is not None else _level_counter(level))
+        for handler_level, route in self.routes_masked:
             if level >= handler_level:
                 route(record)
 

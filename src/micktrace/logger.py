@@ -132,6 +132,10 @@ class Logger:
 
     def _finish(self, record: LogRecord, cfg: Config) -> None:
         """Processors, the level check and capture sinks (the less common path)."""
+        if not _state.captures:
+            if record.level >= self._level:
+                cfg.pipeline(record)
+            return
         if cfg.processors:
             for processor in cfg.processors:
                 result = processor(record)

@@ -132,7 +132,7 @@ class JSONFormatter(Formatter):
                 pass
             else:
                 # the checks dumps() makes on its text, done on the bytes
-                if data.isascii() and len(data) <= MAX_LINE_CHARS and (
+                if data.isascii() and b"\x7f" not in data and len(data) <= MAX_LINE_CHARS and (
                     len(data) <= 2 * MAX_JSON_DEPTH or data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH
                 ):
                     return data
@@ -142,7 +142,7 @@ class JSONFormatter(Formatter):
         text = self._dumps(record_dict(record, self.nested))
         # issue 5: JSON leaves DEL, C1 controls (NEL, CSI) and U+2028/U+2029
         # raw; readers that split on them (str.splitlines) or terminals that obey
-        # them would see more than one line. str.isascii() is O(1).
-        if text.isascii():
+        # them would see more than one line. str.isascii() is O(1); DEL is ASCII.
+        if text.isascii() and "\x7f" not in text:
             return text
         return _RAW_BREAKS.sub(_json_escape, text)
