@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
+from .. import _native
 from ..levels import LEVEL_NAMES, level_name
 from ..serialize import MAX_JSON_DEPTH, MAX_LINE_CHARS, _orjson_module, get_dumps, iso_utc_ns, json_default
 from .base import RESERVED_KEYS, Formatter
@@ -115,6 +116,29 @@ class JSONFormatter(Formatter):
         self.nested = nested
         self._dumps = get_dumps()
         self._orjson = _orjson_bytes()
+        #: the compiled encoder (micktrace._speedups) for the flat layout, or
+        #: None: it writes the common record in one pass and returns None for
+        #: anything it does not cover, which then takes the Python path below
+        self._native = _native.encode_record if not nested else None
+
+    def _encode_native(self, record: LogRecord) -> Optional[bytes]:
+        """The line from the compiled encoder, or None (not built, or not a record it covers)."""
+        native = self._native
+        if native is None or record.exc_info is not None or record.filename is not None or record.stack_info:
+            return None
+        try:
+            return native(
+                record.time_ns,
+                LEVEL_NAMES.get(record.level) or level_name(record.level),
+                record.logger_name,
+                record.message,
+                record.static,
+                record.context,
+                record.data,
+                RESERVED_KEYS,
+            )
+        except Exception:
+            return None
 
     def format_bytes(self, record: LogRecord) -> bytes:
         """The same line as :meth:`format`, as UTF-8 bytes.
@@ -124,6 +148,9 @@ class JSONFormatter(Formatter):
         an encode per record on the file handler's batch path; any other line
         goes through :meth:`format`.
         """
+        line = self._encode_native(record)
+        if line is not None:
+            return line
         fast = self._orjson
         if fast is not None:
             try:
@@ -136,9 +163,15 @@ class JSONFormatter(Formatter):
                     len(data) <= 2 * MAX_JSON_DEPTH or data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH
                 ):
                     return data
-        return self.format(record).encode("utf-8", "backslashreplace")
+        return self._format_python(record).encode("utf-8", "backslashreplace")
 
     def format(self, record: LogRecord) -> str:
+        line = self._encode_native(record)
+        if line is not None:
+            return line.decode("ascii")  # the encoder writes ASCII only
+        return self._format_python(record)
+
+    def _format_python(self, record: LogRecord) -> str:
         text = self._dumps(record_dict(record, self.nested))
         # issue 5: JSON leaves DEL, C1 controls (NEL, CSI) and U+2028/U+2029
         # raw; readers that split on them (str.splitlines) or terminals that obey

@@ -1,0 +1,904 @@
+/*
+ * micktrace._speedups: an optional compiled encoder for the common JSON record.
+ *
+ * encode_record(time_ns, level, logger, message, static, context, data, reserved)
+ * returns the record's JSON line (bytes, no trailing newline) exactly as the
+ * pure-Python JSON formatter writes it, or None when the record is outside the
+ * subset handled here; the caller then takes the pure-Python path, so None is
+ * always a correct answer. The subset:
+ *
+ *   - every string (level, logger, message, keys, values) is an exact, ASCII str;
+ *   - every value is an exact str, int (within int64), float (finite, written
+ *     without an exponent), bool, None, dict, list or tuple;
+ *   - containers nest at most MAX_NESTING deep below the record;
+ *   - no top-level key is reserved or repeated across static/context/data
+ *     (the Python path renames those);
+ *   - the line is at most MAX_OUTPUT bytes;
+ *   - time_ns is a non-negative int whose date is at most year 9999.
+ *
+ * No Python code runs while a record is written (only exact built-in types are
+ * accepted and only their C-level data is read), so the borrowed references
+ * taken from the containers stay valid for the whole call.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_OUTPUT 1048576      /* longest line written here (MAX_LINE_CHARS) */
+#define MAX_NESTING 8           /* containers below the record */
+#define SLACK 64                /* most any single reservation exceeds what it writes */
+#define STACK_BUFFER 4096       /* the common record fits on the stack */
+#define MAX_SECONDS 253402300799LL /* 9999-12-31T23:59:59Z */
+
+/* return codes of the writers */
+#define ENC_OK 0
+#define ENC_UNSUPPORTED 1 /* outside the subset: the call returns None */
+#define ENC_ERROR (-1)    /* a Python exception is set */
+
+/* ------------------------------------------------------------------------ */
+/* output buffer                                                              */
+
+typedef struct {
+    char *p;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    int on_heap;
+    char stack[STACK_BUFFER];
+} Writer;
+
+static void
+writer_init(Writer *w)
+{
+    w->p = w->stack;
+    w->len = 0;
+    w->cap = STACK_BUFFER;
+    w->on_heap = 0;
+}
+
+static void
+writer_free(Writer *w)
+{
+    if (w->on_heap) {
+        PyMem_Free(w->p);
+    }
+}
+
+static int
+writer_grow(Writer *w, Py_ssize_t need)
+{
+    Py_ssize_t limit = MAX_OUTPUT + SLACK;
+    Py_ssize_t want, cap;
+    char *np;
+
+    if (need > limit - w->len) {
+        /* every reservation is a lower bound of what is still to be written
+           plus at most SLACK, so the line could not fit */
+        return ENC_UNSUPPORTED;
+    }
+    want = w->len + need;
+    cap = w->cap * 2;
+    if (cap < want) {
+        cap = want;
+    }
+    if (cap > limit) {
+        cap = limit;
+    }
+    if (w->on_heap) {
+        np = (char *)PyMem_Realloc(w->p, (size_t)cap);
+    }
+    else {
+        np = (char *)PyMem_Malloc((size_t)cap);
+        if (np != NULL) {
+            memcpy(np, w->p, (size_t)w->len);
+        }
+    }
+    if (np == NULL) {
+        PyErr_NoMemory();
+        return ENC_ERROR;
+    }
+    w->p = np;
+    w->cap = cap;
+    w->on_heap = 1;
+    return ENC_OK;
+}
+
+/* make room for n more bytes */
+static inline int
+reserve(Writer *w, Py_ssize_t n)
+{
+    if (w->cap - w->len >= n) {
+        return ENC_OK;
+    }
+    return writer_grow(w, n);
+}
+
+/* callers reserve first */
+static inline void
+put_raw(Writer *w, const char *s, Py_ssize_t n)
+{
+    memcpy(w->p + w->len, s, (size_t)n);
+    w->len += n;
+}
+
+static inline int
+write_raw(Writer *w, const char *s, Py_ssize_t n)
+{
+    int rc = reserve(w, n);
+    if (rc != ENC_OK) {
+        return rc;
+    }
+    put_raw(w, s, n);
+    return ENC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* tables                                                                     */
+
+/* for each ASCII byte: 0 when written raw inside a JSON string, else the
+   letter after the backslash ('u' for \u00XX) */
+static unsigned char escape_table[128];
+static const char hex_digits[] = "0123456789abcdef";
+static char digit_pairs[200];
+
+static void
+init_tables(void)
+{
+    int c;
+    for (c = 0; c < 128; c++) {
+        escape_table[c] = (c < 0x20 || c == 0x7f) ? 'u' : 0;
+    }
+    escape_table['\b'] = 'b';
+    escape_table['\f'] = 'f';
+    escape_table['\n'] = 'n';
+    escape_table['\r'] = 'r';
+    escape_table['\t'] = 't';
+    escape_table['"'] = '"';
+    escape_table['\\'] = '\\';
+    for (c = 0; c < 100; c++) {
+        digit_pairs[2 * c] = (char)('0' + c / 10);
+        digit_pairs[2 * c + 1] = (char)('0' + c % 10);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* strings                                                                    */
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* nonzero when some byte of x is zero (exact as a whole-word test) */
+#define HAS_ZERO_BYTE(x) (((x) - ONES) & ~(x) & HIGHS)
+
+/* Copies s[i:n] to out up to the first byte that needs escaping; returns the
+   number of bytes copied. The bytes are ASCII (below 0x80), which the
+   word-at-a-time test relies on. */
+static inline Py_ssize_t
+copy_plain(char *out, const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
+{
+    Py_ssize_t start = i;
+    while (n - i >= 8) {
+        uint64_t x, hits;
+        memcpy(&x, s + i, 8);
+        hits = ((x - 0x20 * ONES) & ~x & HIGHS)   /* a byte below 0x20 */
+               | HAS_ZERO_BYTE(x ^ (0x22 * ONES)) /* '"' */
+               | HAS_ZERO_BYTE(x ^ (0x5c * ONES)) /* '\\' */
+               | HAS_ZERO_BYTE(x ^ (0x7f * ONES)); /* DEL */
+        if (hits) {
+            break;
+        }
+        memcpy(out + (i - start), &x, 8);
+        i += 8;
+    }
+    while (i < n) {
+        unsigned char c = s[i];
+        if (escape_table[c]) {
+            break;
+        }
+        out[i - start] = (char)c;
+        i++;
+    }
+    return i - start;
+}
+
+/* s[0:n] (ASCII) as a JSON string, escaped as orjson escapes it */
+static int
+write_ascii_string(Writer *w, const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    char *out;
+    int rc = reserve(w, n + 2);
+    if (rc != ENC_OK) {
+        return rc;
+    }
+    w->p[w->len++] = '"';
+    for (;;) {
+        unsigned char c, e;
+        /* the room reserved covers the rest of s unescaped */
+        Py_ssize_t copied = copy_plain(w->p + w->len, s, i, n);
+        w->len += copied;
+        i += copied;
+        if (i == n) {
+            break;
+        }
+        /* the escape, the rest unescaped and the closing quote */
+        rc = reserve(w, 6 + (n - i - 1) + 1);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+        c = s[i];
+        e = escape_table[c];
+        out = w->p + w->len;
+        out[0] = '\\';
+        if (e == 'u') {
+            out[1] = 'u';
+            out[2] = '0';
+            out[3] = '0';
+            out[4] = hex_digits[c >> 4];
+            out[5] = hex_digits[c & 0xf];
+            w->len += 6;
+        }
+        else {
+            out[1] = (char)e;
+            w->len += 2;
+        }
+        i++;
+    }
+    w->p[w->len++] = '"';
+    return ENC_OK;
+}
+
+static inline int
+write_str(Writer *w, PyObject *s)
+{
+    if (!PyUnicode_CheckExact(s)) {
+        return ENC_UNSUPPORTED;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyUnicode_IS_READY(s)) {
+        return ENC_UNSUPPORTED;
+    }
+#endif
+    if (!PyUnicode_IS_ASCII(s)) {
+        return ENC_UNSUPPORTED;
+    }
+    return write_ascii_string(w, PyUnicode_1BYTE_DATA(s), PyUnicode_GET_LENGTH(s));
+}
+
+/* ------------------------------------------------------------------------ */
+/* numbers                                                                    */
+
+/* the decimal digits of u, written to end backwards; returns the first digit */
+static inline char *
+format_unsigned(char *end, unsigned long long u)
+{
+    char *q = end;
+    while (u >= 100) {
+        unsigned idx = (unsigned)(u % 100) * 2;
+        u /= 100;
+        q -= 2;
+        q[0] = digit_pairs[idx];
+        q[1] = digit_pairs[idx + 1];
+    }
+    if (u >= 10) {
+        q -= 2;
+        q[0] = digit_pairs[u * 2];
+        q[1] = digit_pairs[u * 2 + 1];
+    }
+    else {
+        *--q = (char)('0' + u);
+    }
+    return q;
+}
+
+static int
+write_long(Writer *w, PyObject *v)
+{
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    unsigned long long u;
+    char tmp[24];
+    char *end = tmp + sizeof(tmp), *q;
+
+    if (overflow != 0) {
+        return ENC_UNSUPPORTED;
+    }
+    if (x == -1 && PyErr_Occurred()) {
+        return ENC_ERROR;
+    }
+    u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    q = format_unsigned(end, u);
+    if (x < 0) {
+        *--q = '-';
+    }
+    return write_raw(w, q, end - q);
+}
+
+static const double powers_of_five[] = {
+    1.0, 5.0, 25.0, 125.0, 625.0, 3125.0, 15625.0, 78125.0, 390625.0,
+    1953125.0, 9765625.0, 48828125.0, 244140625.0, 1220703125.0,
+    6103515625.0, 30517578125.0, 152587890625.0, 762939453125.0,
+    3814697265625.0, 19073486328125.0, 95367431640625.0,
+    476837158203125.0, 2384185791015625.0,
+};
+
+#define TWO_POW_53 9007199254740992ULL
+
+/* trailing zero bits of m (m != 0) */
+static inline int
+count_trailing_zeros(unsigned long long m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(m);
+#else
+    int n = 0;
+    while ((m & 1ULL) == 0) {
+        m >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/*
+ * Fast path for floats whose value is a short exact decimal: 12.5, 100.0,
+ * 0.25, -0.0. Such a value is M * 2**-b (M odd) = (M * 5**b) / 10**b exactly;
+ * when that numerator is below 2**53 no decimal with fewer digits is within
+ * half an ulp, so the exact digits are also the shortest round-trip digits,
+ * which is what repr() (and orjson) write. Returns 0 when it does not apply.
+ */
+static Py_ssize_t
+format_exact_decimal(double v, char *buf)
+{
+    double a = fabs(v);
+    int e2, b, i;
+    unsigned long long m;
+    char tmp[48];
+    char *end = tmp + sizeof(tmp), *q;
+    Py_ssize_t n = 0;
+
+    if (a == 0.0) {
+        m = 0;
+        b = 0;
+    }
+    else {
+        /* fixed notation only between 1e-4 and 1e16 (and below 2**53 here) */
+        if (!(a >= 1e-4 && a < 9007199254740992.0)) {
+            return 0;
+        }
+        {
+            uint64_t bits;
+            int tz;
+            memcpy(&bits, &a, sizeof(bits));
+            /* a is normal here: a = m * 2**e2 with the implicit leading bit */
+            m = (bits & 0xFFFFFFFFFFFFFULL) | (1ULL << 52);
+            e2 = (int)((bits >> 52) & 0x7ff) - 1075;
+            if (e2 < 0) {
+                /* the fewest fractional bits: m odd, or no fraction left */
+                tz = count_trailing_zeros(m);
+                if (tz > -e2) {
+                    tz = -e2;
+                }
+                m >>= tz;
+                e2 += tz;
+            }
+        }
+        if (e2 >= 0) {
+            m <<= e2; /* an integer below 2**53 */
+            b = 0;
+        }
+        else {
+            double numerator;
+            b = -e2;
+            if (b >= (int)(sizeof(powers_of_five) / sizeof(powers_of_five[0]))) {
+                return 0;
+            }
+            numerator = (double)m * powers_of_five[b];
+            if (!(numerator < (double)TWO_POW_53)) {
+                return 0;
+            }
+            /* the rounded product is below 2**53, so the exact one is too:
+               the integer product is exact */
+            m = m * (unsigned long long)powers_of_five[b];
+        }
+    }
+    q = format_unsigned(end, m);
+    if (signbit(v)) {
+        buf[n++] = '-';
+    }
+    if (b == 0) {
+        memcpy(buf + n, q, (size_t)(end - q));
+        n += end - q;
+        buf[n++] = '.';
+        buf[n++] = '0';
+        return n;
+    }
+    {
+        Py_ssize_t digits = end - q;
+        if (digits <= b) {
+            /* 0.000ddd */
+            buf[n++] = '0';
+            buf[n++] = '.';
+            for (i = 0; i < b - digits; i++) {
+                buf[n++] = '0';
+            }
+            memcpy(buf + n, q, (size_t)digits);
+            n += digits;
+        }
+        else {
+            Py_ssize_t whole = digits - b;
+            memcpy(buf + n, q, (size_t)whole);
+            n += whole;
+            buf[n++] = '.';
+            memcpy(buf + n, q + whole, (size_t)b);
+            n += b;
+        }
+    }
+    return n;
+}
+
+static int
+write_float(Writer *w, PyObject *v)
+{
+    double x = PyFloat_AS_DOUBLE(v);
+    char buf[64];
+    Py_ssize_t n;
+    char *text;
+    int rc;
+
+    if (!isfinite(x)) {
+        return ENC_UNSUPPORTED;
+    }
+    n = format_exact_decimal(x, buf);
+    if (n > 0) {
+        return write_raw(w, buf, n);
+    }
+    text = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (text == NULL) {
+        return ENC_ERROR;
+    }
+    if (strchr(text, 'e') != NULL) {
+        rc = ENC_UNSUPPORTED; /* orjson spells exponents differently */
+    }
+    else {
+        rc = write_raw(w, text, (Py_ssize_t)strlen(text));
+    }
+    PyMem_Free(text);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* values                                                                     */
+
+static int write_value(Writer *w, PyObject *v, int depth);
+
+static int
+write_dict(Writer *w, PyObject *d, int depth)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    int rc, first = 1;
+
+    rc = reserve(w, 2);
+    if (rc != ENC_OK) {
+        return rc;
+    }
+    w->p[w->len++] = '{';
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        if (!first) {
+            rc = write_raw(w, ",", 1);
+            if (rc != ENC_OK) {
+                return rc;
+            }
+        }
+        first = 0;
+        rc = write_str(w, key); /* non-str keys are unsupported */
+        if (rc != ENC_OK) {
+            return rc;
+        }
+        rc = write_raw(w, ":", 1);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+        rc = write_value(w, value, depth);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+    }
+    return write_raw(w, "}", 1);
+}
+
+static int
+write_array(Writer *w, PyObject *const *items, Py_ssize_t n, int depth)
+{
+    Py_ssize_t i;
+    int rc = reserve(w, 2);
+    if (rc != ENC_OK) {
+        return rc;
+    }
+    w->p[w->len++] = '[';
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            rc = write_raw(w, ",", 1);
+            if (rc != ENC_OK) {
+                return rc;
+            }
+        }
+        rc = write_value(w, items[i], depth);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+    }
+    return write_raw(w, "]", 1);
+}
+
+/* v at `depth` containers below the record */
+static int
+write_value(Writer *w, PyObject *v, int depth)
+{
+    PyTypeObject *t = Py_TYPE(v);
+
+    if (t == &PyUnicode_Type) {
+        return write_str(w, v);
+    }
+    if (v == Py_True) {
+        return write_raw(w, "true", 4);
+    }
+    if (v == Py_False) {
+        return write_raw(w, "false", 5);
+    }
+    if (v == Py_None) {
+        return write_raw(w, "null", 4);
+    }
+    if (t == &PyLong_Type) {
+        return write_long(w, v);
+    }
+    if (t == &PyFloat_Type) {
+        return write_float(w, v);
+    }
+    if (t == &PyDict_Type) {
+        if (depth >= MAX_NESTING) {
+            return ENC_UNSUPPORTED;
+        }
+        return write_dict(w, v, depth + 1);
+    }
+    if (t == &PyList_Type) {
+        if (depth >= MAX_NESTING) {
+            return ENC_UNSUPPORTED;
+        }
+        return write_array(w, ((PyListObject *)v)->ob_item, PyList_GET_SIZE(v), depth + 1);
+    }
+    if (t == &PyTuple_Type) {
+        if (depth >= MAX_NESTING) {
+            return ENC_UNSUPPORTED;
+        }
+        return write_array(w, ((PyTupleObject *)v)->ob_item, PyTuple_GET_SIZE(v), depth + 1);
+    }
+    return ENC_UNSUPPORTED;
+}
+
+/* the pairs of one of the record's dicts; a key that is reserved or already
+   in an earlier dict (prev1, prev2: NULL when empty) is unsupported */
+static int
+write_members(Writer *w, PyObject *d, PyObject *reserved, PyObject *prev1, PyObject *prev2)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    int rc;
+
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            return ENC_UNSUPPORTED;
+        }
+        /* The membership tests compare exact str keys, which runs no Python
+           code unless `reserved` holds odd objects; hold the pair meanwhile. */
+        Py_INCREF(key);
+        Py_INCREF(value);
+        rc = PySet_Contains(reserved, key);
+        if (rc == 0 && prev1 != NULL) {
+            rc = PyDict_Contains(prev1, key);
+        }
+        if (rc == 0 && prev2 != NULL) {
+            rc = PyDict_Contains(prev2, key);
+        }
+        if (rc > 0) {
+            rc = ENC_UNSUPPORTED;
+        }
+        else if (rc < 0) {
+            rc = ENC_ERROR;
+        }
+        else {
+            rc = write_raw(w, ",", 1);
+            if (rc == ENC_OK) {
+                rc = write_str(w, key);
+            }
+            if (rc == ENC_OK) {
+                rc = write_raw(w, ":", 1);
+            }
+            if (rc == ENC_OK) {
+                rc = write_value(w, value, 0);
+            }
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+    }
+    return ENC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the timestamp                                                              */
+
+/* "YYYY-MM-DDTHH:MM:SS." of the last second formatted (the GIL guards it) */
+static long long cached_second = -1;
+static char cached_prefix[20];
+
+/* days since 1970-01-01 (>= 0) to a civil date, proleptic Gregorian */
+static void
+civil_from_days(long long days, long long *year, unsigned *month, unsigned *day)
+{
+    long long z = days + 719468; /* days since 0000-03-01 */
+    long long era = z / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                                    /* [0, 11], March first */
+    *day = doy - (153 * mp + 2) / 5 + 1;
+    *month = mp < 10 ? mp + 3 : mp - 9;
+    *year = (long long)yoe + era * 400 + (*month <= 2);
+}
+
+static inline void
+put2(char *out, unsigned v)
+{
+    out[0] = digit_pairs[2 * v];
+    out[1] = digit_pairs[2 * v + 1];
+}
+
+static void
+format_prefix(long long sec, char *out)
+{
+    long long year;
+    unsigned month, day;
+    unsigned rem = (unsigned)(sec % 86400);
+    civil_from_days(sec / 86400, &year, &month, &day);
+    put2(out, (unsigned)(year / 100));
+    put2(out + 2, (unsigned)(year % 100));
+    out[4] = '-';
+    put2(out + 5, month);
+    out[7] = '-';
+    put2(out + 8, day);
+    out[10] = 'T';
+    put2(out + 11, rem / 3600);
+    out[13] = ':';
+    put2(out + 14, rem / 60 % 60);
+    out[16] = ':';
+    put2(out + 17, rem % 60);
+    out[19] = '.';
+}
+
+/* seconds and microseconds of a time_ns beyond int64 (far-future dates) */
+static int
+split_big_ns(PyObject *ns, long long *sec, long *micros)
+{
+    PyObject *billion, *pair;
+    int overflow = 0, rc = ENC_OK;
+    long long rem;
+
+    billion = PyLong_FromLong(1000000000L);
+    if (billion == NULL) {
+        return ENC_ERROR;
+    }
+    pair = PyNumber_Divmod(ns, billion);
+    Py_DECREF(billion);
+    if (pair == NULL) {
+        return ENC_ERROR;
+    }
+    *sec = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(pair, 0), &overflow);
+    if (overflow != 0) {
+        rc = ENC_UNSUPPORTED;
+    }
+    else if (*sec == -1 && PyErr_Occurred()) {
+        rc = ENC_ERROR;
+    }
+    else {
+        rem = PyLong_AsLongLong(PyTuple_GET_ITEM(pair, 1));
+        if (rem == -1 && PyErr_Occurred()) {
+            rc = ENC_ERROR;
+        }
+        else {
+            *micros = (long)(rem / 1000);
+        }
+    }
+    Py_DECREF(pair);
+    return rc;
+}
+
+static int
+write_timestamp(Writer *w, PyObject *ns_obj)
+{
+    static const char head[] = "{\"timestamp\":\"";
+    int overflow = 0, rc;
+    long long ns, sec;
+    long micros;
+    char *out;
+
+    if (!PyLong_CheckExact(ns_obj)) {
+        return ENC_UNSUPPORTED;
+    }
+    ns = PyLong_AsLongLongAndOverflow(ns_obj, &overflow);
+    if (overflow < 0) {
+        return ENC_UNSUPPORTED;
+    }
+    if (overflow > 0) {
+        rc = split_big_ns(ns_obj, &sec, &micros);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+    }
+    else {
+        if (ns == -1 && PyErr_Occurred()) {
+            return ENC_ERROR;
+        }
+        if (ns < 0) {
+            return ENC_UNSUPPORTED;
+        }
+        sec = ns / 1000000000LL;
+        micros = (long)(ns % 1000000000LL / 1000);
+    }
+    if (sec > MAX_SECONDS) {
+        return ENC_UNSUPPORTED;
+    }
+    if (sec != cached_second) {
+        format_prefix(sec, cached_prefix);
+        cached_second = sec;
+    }
+    rc = reserve(w, (Py_ssize_t)(sizeof(head) - 1) + 20 + 6 + 2);
+    if (rc != ENC_OK) {
+        return rc;
+    }
+    put_raw(w, head, (Py_ssize_t)(sizeof(head) - 1));
+    put_raw(w, cached_prefix, 20);
+    out = w->p + w->len;
+    put2(out, (unsigned)(micros / 10000));
+    put2(out + 2, (unsigned)(micros / 100 % 100));
+    put2(out + 4, (unsigned)(micros % 100));
+    out[6] = 'Z';
+    out[7] = '"';
+    w->len += 8;
+    return ENC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* encode_record                                                              */
+
+static int
+encode(Writer *w, PyObject *const *args)
+{
+    PyObject *time_ns = args[0], *level = args[1], *logger = args[2], *message = args[3];
+    PyObject *stat = args[4], *context = args[5], *data = args[6], *reserved = args[7];
+    int rc;
+
+    if (!PyAnySet_Check(reserved)) {
+        PyErr_SetString(PyExc_TypeError, "encode_record: reserved must be a set or frozenset");
+        return ENC_ERROR;
+    }
+    if (!PyDict_CheckExact(stat) || !PyDict_CheckExact(context) || !PyDict_CheckExact(data)) {
+        return ENC_UNSUPPORTED;
+    }
+    if ((rc = write_timestamp(w, time_ns)) != ENC_OK) {
+        return rc;
+    }
+    if ((rc = write_raw(w, ",\"level\":", 9)) != ENC_OK || (rc = write_str(w, level)) != ENC_OK) {
+        return rc;
+    }
+    if ((rc = write_raw(w, ",\"logger\":", 10)) != ENC_OK || (rc = write_str(w, logger)) != ENC_OK) {
+        return rc;
+    }
+    if ((rc = write_raw(w, ",\"message\":", 11)) != ENC_OK || (rc = write_str(w, message)) != ENC_OK) {
+        return rc;
+    }
+    if (PyDict_GET_SIZE(stat) > 0) {
+        if ((rc = write_members(w, stat, reserved, NULL, NULL)) != ENC_OK) {
+            return rc;
+        }
+    }
+    if (PyDict_GET_SIZE(context) > 0) {
+        rc = write_members(w, context, reserved, PyDict_GET_SIZE(stat) > 0 ? stat : NULL, NULL);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+    }
+    if (PyDict_GET_SIZE(data) > 0) {
+        rc = write_members(w, data, reserved, PyDict_GET_SIZE(stat) > 0 ? stat : NULL,
+                           PyDict_GET_SIZE(context) > 0 ? context : NULL);
+        if (rc != ENC_OK) {
+            return rc;
+        }
+    }
+    if ((rc = write_raw(w, "}", 1)) != ENC_OK) {
+        return rc;
+    }
+    if (w->len > MAX_OUTPUT) {
+        return ENC_UNSUPPORTED;
+    }
+    return ENC_OK;
+}
+
+static PyObject *
+encode_record(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    Writer w;
+    PyObject *result;
+    int rc;
+
+    if (nargs != 8) {
+        PyErr_Format(PyExc_TypeError, "encode_record() takes exactly 8 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    writer_init(&w);
+    rc = encode(&w, args);
+    if (rc == ENC_OK) {
+        result = PyBytes_FromStringAndSize(w.p, w.len);
+    }
+    else if (rc == ENC_UNSUPPORTED) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    else {
+        result = NULL;
+    }
+    writer_free(&w);
+    return result;
+}
+
+PyDoc_STRVAR(encode_record_doc,
+"encode_record(time_ns, level, logger, message, static, context, data, reserved, /)\n"
+"--\n"
+"\n"
+"The record's JSON line as bytes (no newline), exactly as the pure-Python\n"
+"JSON formatter writes it, or None when the record is outside the subset\n"
+"handled here (non-ASCII text, other value types, reserved or repeated keys,\n"
+"deep nesting, a line over 1 MiB).");
+
+static PyMethodDef speedups_methods[] = {
+    {"encode_record", (PyCFunction)(void (*)(void))encode_record, METH_FASTCALL, encode_record_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot speedups_slots[] = {
+#ifdef Py_mod_multiple_interpreters
+    /* the timestamp cache is process-wide C data: one GIL for all interpreters */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_USED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    "micktrace._speedups",
+    "Optional compiled speedups for micktrace (see micktrace._native).",
+    0,
+    speedups_methods,
+    speedups_slots,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void);
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    init_tables();
+    return PyModuleDef_Init(&speedups_module);
+}
