@@ -26,6 +26,8 @@ ALL_SCENARIOS = {
     "json_sync",
     "json_rotation",
     "json_stdjson",
+    "json_purepy",
+    "json_stdjson_purepy",
     "json_ctx",
     "throughput_1t",
     "throughput_4t",
