@@ -609,3 +609,625 @@ def test_the_formatter_uses_the_encoder_and_falls_back_line_for_line(enc: Encode
 
 def test_nested_layout_stays_in_python() -> None:
     assert JSONFormatter(nested=True)._native is None
+
+
+# ---------------------------------------------------------------------------
+# make_record: the LogRecord of a log call, built in one C call exactly as the
+# logger's Python fast path builds it (object.__new__ plus slot assignments)
+
+Maker = Callable[..., LogRecord]
+# every slot make_record fills (LogRecord.__slots__ less _exception, left unset)
+RECORD_SLOTS = tuple(name for name in LogRecord.__slots__ if name != "_exception")
+
+
+def _context_var() -> Any:
+    from micktrace.context import _context  # the module's ContextVar (micktrace.context is the class)
+
+    return _context
+
+
+def _init_default() -> None:
+    assert _native.init_records is not None
+    _native.init_records(LogRecord, _context_var())
+
+
+@pytest.fixture
+def make(request: pytest.FixtureRequest) -> Maker:
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    assert _native.make_record is not None, "micktrace._speedups is not built"
+    assert _native.init_records is not None, "micktrace._speedups is not built"
+    _init_default()
+    request.addfinalizer(_init_default)  # whatever a test set, the next one starts from LogRecord
+    native = _native.make_record
+
+    def make(level: Any, logger_name: str, message: str, data: Any, static: Any, pid: Any) -> Any:
+        """make_record with nothing bound: the record's data is the call's fields."""
+        return native(level, logger_name, message, data, {}, static, pid)
+
+    return make
+
+
+def python_record(
+    level: Any, logger_name: str, message: str, data: Dict[str, Any], static: Dict[str, Any], pid: int
+) -> LogRecord:
+    """The logger's pure-Python fast path (logger.py, _FAST_METHOD)."""
+    import threading
+
+    record = object.__new__(LogRecord)
+    record.time_ns = time.time_ns()
+    record.level = level
+    record.logger_name = logger_name
+    record.message = message
+    record.data = data
+    record.context = _context_var().get()
+    record.static = static
+    record.exc_info = record.stack_info = record.filename = record.lineno = record.func_name = None
+    record.thread_id = threading.get_ident()
+    record.process_id = pid
+    return record
+
+
+def assert_same_record(c_record: Any, py_record: LogRecord, before: int, after: int) -> None:
+    """c_record, made between time.time_ns() readings before and after, is py_record but for the clock."""
+    assert type(c_record) is LogRecord
+    for name in RECORD_SLOTS:
+        if name == "time_ns":
+            continue
+        mine, theirs = getattr(c_record, name), getattr(py_record, name)
+        assert type(mine) is type(theirs), name
+        if name == "thread_id":
+            assert mine == theirs
+        else:
+            assert mine is theirs, name  # the very objects passed in (or None, or the context dict)
+    assert type(c_record.time_ns) is int
+    assert before <= c_record.time_ns <= after
+    with pytest.raises(AttributeError):
+        _ = c_record._exception
+    with pytest.raises(AttributeError):
+        _ = py_record._exception
+
+
+def _made_both(make: Maker, *args: Any) -> Tuple[Any, LogRecord, int, int]:
+    before = time.time_ns()
+    c_record = make(*args)
+    after = time.time_ns()
+    return c_record, python_record(*args), before, after
+
+
+def test_make_record_exposed_like_encode_record() -> None:
+    if DISABLED:
+        assert _native.make_record is None and _native.init_records is None
+    else:
+        import micktrace._speedups
+
+        assert _native.make_record is micktrace._speedups.make_record
+        assert _native.init_records is micktrace._speedups.init_records
+
+
+def test_make_record_switched_off_by_the_environment() -> None:
+    show = "import micktrace._native as n; print(n.make_record is None, n.init_records is None)"
+    assert _child(show, **{_native.ENV_NO_SPEEDUPS: "1"}) == "True True"
+    if not DISABLED:
+        assert _child(show) == "False False"
+
+
+def test_make_record_is_the_python_record(make: Maker) -> None:
+    import gc
+
+    import micktrace
+    from micktrace.levels import LogLevel
+
+    data, static = {"user_id": 123, "ip": "1.2.3.4"}, {"service": "api"}
+    name, message, pid = "".join(["svc.", "db"]), "".join(["User ", "login"]), os.getpid()
+    for level in (LogLevel.INFO, LogLevel.ERROR, 25):
+        c_record, py_record, before, after = _made_both(make, level, name, message, data, static, pid)
+        assert_same_record(c_record, py_record, before, after)
+        assert c_record.context == {}
+    with micktrace.context(a=1):
+        c_record, py_record, before, after = _made_both(make, LogLevel.WARNING, name, message, data, static, pid)
+        assert_same_record(c_record, py_record, before, after)
+        assert c_record.context == {"a": 1}
+        with micktrace.context(b=[2]):
+            inner = make(LogLevel.WARNING, name, message, data, static, pid)
+            assert inner.context == {"a": 1, "b": [2]}
+        assert make(LogLevel.WARNING, name, message, data, static, pid).context == {"a": 1}
+    assert make(LogLevel.WARNING, name, message, data, static, pid).context == {}
+    # the record behaves like the Python one everywhere
+    record = c_record
+    assert gc.is_tracked(py_record)
+    # untracked by the cycle collector: it holds only dicts of atomic values
+    assert not gc.is_tracked(record) and not gc.is_tracked(data) and not gc.is_tracked(static)
+    assert sys.getsizeof(record) == sys.getsizeof(py_record)
+    assert abs(record.timestamp - time.time()) < 60
+    assert record.timestamp == record.time_ns / 1_000_000_000
+    assert record.name == name and record.fields is data and record.level_name == "WARNING"
+    assert record.exception is None and record.exception_text is None
+    assert record.all_fields() == {"service": "api", "a": 1, "user_id": 123, "ip": "1.2.3.4"}
+    expected, got = py_record.to_dict(), record.to_dict()
+    assert got.pop("timestamp") and expected.pop("timestamp")
+    assert got == expected
+    assert got == {"level": "WARNING", "logger": "svc.db", "message": "User login", "service": "api", "a": 1, **data}
+    assert json.loads(record.to_json())["message"] == "User login"
+    assert "user_id=123" in record.to_logfmt()
+    assert repr(record) == repr(py_record)
+    # a record stays an ordinary, mutable LogRecord
+    record.exception = {"type": "E"}
+    assert record._exception == {"type": "E"}
+    record.data = {}
+    assert record.data == {}
+
+
+def test_make_record_thread_id_in_other_threads(make: Maker) -> None:
+    import threading
+
+    import micktrace
+
+    results: Dict[str, Any] = {}
+
+    def worker() -> None:
+        with micktrace.context(thread="worker"):
+            c_record, py_record, before, after = _made_both(make, 20, "a", "m", {}, {}, 1)
+            assert_same_record(c_record, py_record, before, after)
+        results["record"], results["ident"] = c_record, threading.get_ident()
+        results["plain"] = make(20, "a", "m", {}, {}, 1)  # a thread starts with the default context
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert results["record"].thread_id == results["ident"] != threading.get_ident()
+    assert results["record"].context == {"thread": "worker"}
+    assert results["plain"].context == {} and results["plain"].context is _context_var().get()
+    assert make(20, "a", "m", {}, {}, 1).thread_id == threading.get_ident()
+    # threads taking turns (make_record keeps the int of the last thread ident it saw)
+    wrong: List[Tuple[int, int]] = []
+
+    def busy() -> None:
+        ident = threading.get_ident()
+        for _ in range(20_000):
+            got = make(20, "a", "m", {}, {}, 1).thread_id
+            if got != ident:
+                wrong.append((got, ident))
+
+    threads = [threading.Thread(target=busy) for _ in range(4)]
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert wrong == []
+    assert make(20, "a", "m", {}, {}, 1).thread_id == threading.get_ident()
+
+
+def test_make_record_context_per_asyncio_task(make: Maker) -> None:
+    import asyncio
+    import contextvars
+
+    import micktrace
+
+    async def one(i: int) -> Tuple[Any, Any]:
+        with micktrace.context(task=i):
+            await asyncio.sleep(0)
+            first = make(20, "a", f"task {i}", {}, {}, 1)
+            await asyncio.sleep(0)
+            assert first.context is _context_var().get()
+            return first, make(20, "a", "again", {}, {}, 1)
+
+    async def main() -> List[Tuple[Any, Any]]:
+        with micktrace.context(outer=True):
+            return list(await asyncio.gather(*(one(i) for i in range(5))))
+
+    for i, (first, second) in enumerate(asyncio.run(main())):
+        assert first.context == second.context == {"outer": True, "task": i}
+    assert make(20, "a", "m", {}, {}, 1).context == {}
+    # and in a copied context where the variable was set
+    ctx = contextvars.copy_context()
+    ctx.run(_context_var().set, {"copied": 1})
+    assert ctx.run(make, 20, "a", "m", {}, {}, 1).context == {"copied": 1}
+    assert make(20, "a", "m", {}, {}, 1).context == {}
+
+
+def test_make_record_without_a_context_value(make: Maker) -> None:
+    import contextvars
+
+    assert _native.init_records is not None
+    no_default: contextvars.ContextVar[Dict[str, Any]] = contextvars.ContextVar("no_default")
+    _native.init_records(LogRecord, no_default)
+    with pytest.raises(LookupError) as info:
+        make(20, "a", "m", {}, {}, 1)
+    assert info.value.args == (no_default,)  # what no_default.get() raises
+    token = no_default.set({"x": 1})
+    assert make(20, "a", "m", {}, {}, 1).context == {"x": 1}
+    no_default.reset(token)
+
+
+def test_make_record_references_come_back(make: Maker) -> None:
+    import gc
+
+    import micktrace
+    from micktrace.levels import LogLevel
+
+    level, name, message = LogLevel.INFO, "".join(["lo", "gger"]), "".join(["mes", "sage"])
+    data, static, pid = {"k": 1}, {"s": 2}, 10**20 + 1  # no cached or immortal objects
+    passed = (level, name, message, data, static, pid)
+    with micktrace.context(a=1):
+        ctx = _context_var().get()
+        gc.collect()
+        watched = (*passed, ctx, LogRecord)
+        baseline = [sys.getrefcount(obj) for obj in watched]
+        records = [make(*passed) for _ in range(1000)]
+        held = [sys.getrefcount(obj) for obj in watched]
+        assert [h - b for h, b in zip(held, baseline)] == [1000] * len(watched)
+        del records
+        assert [sys.getrefcount(obj) for obj in watched] == baseline
+        # a record in a reference cycle is collected (the slots are traversed)
+        collected: List[bool] = []
+
+        class Sentinel:
+            def __del__(self) -> None:
+                collected.append(True)
+
+        cyclic: Dict[str, Any] = {"sentinel": Sentinel()}
+        cyclic["record"] = make(level, name, message, cyclic, static, pid)
+        del cyclic
+        gc.collect()
+        assert collected == [True]
+        assert [sys.getrefcount(obj) for obj in watched] == baseline
+
+
+def test_make_record_does_not_leak(make: Maker) -> None:
+    import tracemalloc
+
+    import micktrace
+
+    data, static = {"user_id": 123}, {"service": "api"}
+
+    def burst(n: int) -> None:
+        for _ in range(n):
+            make(20, "bench", "User login", data, static, 4242)
+
+    with micktrace.context(request_id="r-1"):
+        burst(1000)
+        tracemalloc.start()
+        try:
+            burst(1000)
+            start = tracemalloc.get_traced_memory()[0]
+            burst(100_000)
+            grown = tracemalloc.get_traced_memory()[0] - start
+        finally:
+            tracemalloc.stop()
+    # a leaked record, time or thread int would be megabytes over 100k calls
+    assert grown < 64 * 1024, grown
+
+
+def test_make_record_for_a_subclass_and_back(make: Maker) -> None:
+    assert _native.init_records is not None
+
+    class Sub(LogRecord):
+        __slots__ = ()
+
+    class Own:
+        __slots__ = ("extra", *RECORD_SLOTS)
+
+    for cls in (Sub, Own):
+        _native.init_records(cls, _context_var())
+        record = make(20, "a", "m", {"d": 1}, {"s": 1}, 7)
+        assert type(record) is cls
+        assert (record.level, record.message, record.data, record.process_id) == (20, "m", {"d": 1}, 7)
+        assert record.func_name is None
+        with pytest.raises(AttributeError):
+            _ = record.extra
+    _native.init_records(LogRecord, _context_var())
+    assert type(make(20, "a", "m", {}, {}, 1)) is LogRecord
+
+
+def _slots_without(name: str) -> Tuple[str, ...]:
+    return tuple(slot for slot in RECORD_SLOTS if slot != name)
+
+
+class _Other:
+    __slots__ = RECORD_SLOTS
+
+
+class _NoSlots:
+    pass
+
+
+class _MissingThreadId:
+    __slots__ = _slots_without("thread_id")
+
+
+class _PropertyLevel:
+    __slots__ = _slots_without("level")
+
+    @property
+    def level(self) -> int:
+        return 20
+
+
+class _BorrowedDescriptor:
+    __slots__ = _slots_without("level")
+    level = _Other.level  # another class's slot: another layout's offset
+
+
+class _AliasedDescriptor:
+    __slots__ = (*_slots_without("level"), "a_level")
+
+
+_AliasedDescriptor.level = _AliasedDescriptor.a_level  # type: ignore[attr-defined]  # a_level's slot under another name
+
+
+class _OwnSetattr(LogRecord):
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+
+class _DictBase(dict):  # type: ignore[type-arg]
+    __slots__ = RECORD_SLOTS
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [int, object, dict, type, _NoSlots, _MissingThreadId, _PropertyLevel, _BorrowedDescriptor, _OwnSetattr, _DictBase],
+)
+def test_init_records_rejects_other_classes(make: Maker, bad: Any) -> None:
+    assert _native.init_records is not None
+    with pytest.raises(TypeError):
+        _native.init_records(bad, _context_var())
+    # the earlier setting stays
+    record = make(20, "a", "m", {}, {}, 1)
+    assert type(record) is LogRecord and record.level == 20
+
+
+def test_init_records_rejects_aliased_slots(make: Maker) -> None:
+    assert _native.init_records is not None
+    with pytest.raises(TypeError):
+        _native.init_records(_AliasedDescriptor, _context_var())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(), (LogRecord,), (LogRecord, None), (LogRecord, {}), (LogRecord, "ctx", 1), ("instance", "ctx")],
+)
+def test_init_records_bad_call(make: Maker, args: Tuple[Any, ...]) -> None:
+    assert _native.init_records is not None
+    if args == ("instance", "ctx"):  # an instance, not the class
+        args = (LogRecord(0.0, 20, "a", "m", {}, {}, {}, None, None, 1, 1), _context_var())
+    elif args[1:2] == ("ctx",):
+        args = (args[0], _context_var(), *args[2:])
+    with pytest.raises(TypeError):
+        _native.init_records(*args)
+    assert type(make(20, "a", "m", {}, {}, 1)) is LogRecord
+
+
+def test_make_record_bad_call(make: Maker) -> None:
+    native = _native.make_record
+    assert native is not None
+    for args in [(), (20, "a", "m", {}, {}, {}), (20, "a", "m", {}, {}, {}, 1, None)]:
+        with pytest.raises(TypeError, match="exactly 7 arguments"):
+            native(*args)
+    with pytest.raises(TypeError):
+        native(20, "a", "m", {}, {}, {}, process_id=1)
+    with pytest.raises(TypeError, match="must be dicts"):
+        native(20, "a", "m", [], {}, {}, 1)
+    assert native(20, "a", "m", {}, {}, {}, 1).process_id == 1
+
+
+# the extension file loaded under its own name without importing the micktrace
+# package: a new module object, so nothing has called init_records on it
+_LOAD_FRESH = """
+import importlib.machinery, importlib.util, os, sys
+folder = os.path.join({src!r}, "micktrace")
+path = next(os.path.join(folder, "_speedups" + s) for s in importlib.machinery.EXTENSION_SUFFIXES
+            if os.path.exists(os.path.join(folder, "_speedups" + s)))
+spec = importlib.util.spec_from_file_location("micktrace._speedups", path)
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+"""
+
+
+def test_make_record_before_init_records_in_a_fresh_process() -> None:
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    code = _LOAD_FRESH.format(src=str(SRC)) + (
+        "assert 'micktrace' not in sys.modules\n"
+        "try:\n"
+        "    mod.make_record(20, 'a', 'm', {}, {}, {}, 1)\n"
+        "except RuntimeError as exc:\n"
+        "    print('RuntimeError:', exc)\n"
+        "import contextvars\n"
+        "class R:\n"
+        "    __slots__ = " + repr(RECORD_SLOTS) + "\n"
+        "mod.init_records(R, contextvars.ContextVar('c', default={}))\n"
+        "print(type(mod.make_record(20, 'a', 'm', {}, {}, {}, 1)).__name__)\n"
+    )
+    assert _child(code) == "RuntimeError: make_record() called before init_records()\nR"
+    # and through micktrace._native in a fresh interpreter
+    code = (
+        "import importlib.util\n"
+        "import micktrace._native as n\n"
+        "from micktrace.context import _context\n"
+        "from micktrace.record import LogRecord\n"
+        "import micktrace._speedups as s\n"
+        "try:\n"
+        "    fresh = importlib.util.module_from_spec(s.__spec__)\n"  # another module object, its own state
+        "    s.__spec__.loader.exec_module(fresh)\n"
+        "    fresh.make_record(20, 'a', 'm', {}, {}, {}, 1)\n"
+        "except RuntimeError as exc:\n"
+        "    print('RuntimeError:', exc)\n"
+        "n.init_records(LogRecord, _context)\n"
+        "print(type(n.make_record(20, 'a', 'm', {}, {}, {}, 1)).__name__)\n"
+    )
+    assert _child(code) == "RuntimeError: make_record() called before init_records()\nLogRecord"
+
+
+def test_make_record_survives_init_records_from_a_finalizer(make: Maker) -> None:
+    """A garbage collection during the allocation (3.9-3.11 collect there) may run a
+    finalizer that switches the class: the record is still laid out as its own class."""
+    import gc
+
+    assert _native.init_records is not None
+    init = _native.init_records
+    var = _context_var()
+
+    class Wide:  # sorts its slots first, so every slot sits at another offset than LogRecord's
+        __slots__ = ("a1", "a2", "a3", "a4", *RECORD_SLOTS)
+
+    switched: List[bool] = []
+
+    class Switcher:
+        def __init__(self, target: type) -> None:
+            self.target = target
+            self.me = self  # garbage only the collector frees
+
+        def __del__(self) -> None:
+            init(self.target, var)
+            switched.append(True)
+
+    thresholds = gc.get_threshold()
+    mid_call = 0
+    try:
+        gc.set_threshold(1, 1, 1)
+        for i in range(300):
+            target, current = (Wide, LogRecord) if i % 2 == 0 else (LogRecord, Wide)
+            init(current, var)
+            switched.clear()
+            Switcher(target)
+            record = make(20, "a", "m", {"i": i}, {}, 1)
+            assert type(record) in (Wide, LogRecord)
+            assert (record.level, record.logger_name, record.message, record.data) == (20, "a", "m", {"i": i})
+            assert record.exc_info is record.func_name is None and record.process_id == 1
+            if switched and type(record) is current:
+                mid_call += 1  # the class changed while this record was being made
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.collect()
+        init(LogRecord, var)
+    if sys.version_info < (3, 12):
+        assert mid_call > 0, "the collector never ran inside make_record"
+
+
+def test_make_record_is_untracked_only_when_it_cannot_be_in_a_cycle(make: Maker) -> None:
+    import gc
+
+    import micktrace
+
+    atomic = {"user_id": 123, "ip": "1.2.3.4", "ok": True, "ms": 1.5, "none": None}
+    assert not gc.is_tracked(make(20, "a", "m", atomic, {"service": "api"}, 1))
+    # anything that could lead back to the record keeps it tracked
+    assert gc.is_tracked(make(20, "a", "m", {"items": [1, 2]}, {}, 1))
+    assert gc.is_tracked(make(20, "a", "m", {"obj": type("Obj", (), {})()}, {}, 1))
+    assert gc.is_tracked(make(20, "a", "m", {}, {"nested": {"a": 1}}, 1))
+    with micktrace.context(state={"a": 1}):
+        assert gc.is_tracked(make(20, "a", "m", {}, {}, 1))
+    with micktrace.context(request_id="r-1"):
+        assert not gc.is_tracked(make(20, "a", "m", {}, {}, 1))
+    # and a tracked record in a cycle through its context is collected
+    collected: List[bool] = []
+
+    class Sentinel:
+        def __del__(self) -> None:
+            collected.append(True)
+
+    state: Dict[str, Any] = {"sentinel": Sentinel()}
+    with micktrace.context(state=state):
+        state["record"] = make(20, "a", "m", {}, {}, 1)
+    del state
+    gc.collect()
+    assert collected == [True]
+
+
+def test_make_record_merges_bound_fields_and_refuses_stdlib_keywords() -> None:
+    native = _native.make_record
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    assert native is not None
+    _init_default()
+    bound = {"a": 1, "b": 2}
+    fields = {"b": 3, "c": 4}
+    record = native(20, "x", "m", fields, bound, {}, 1)
+    assert record.data == {**bound, **fields} and list(record.data) == ["a", "b", "c"]
+    assert record.data is not bound and record.data is not fields and bound == {"a": 1, "b": 2}
+    assert native(20, "x", "m", fields, {}, {}, 1).data is fields
+    for key in ("exc_info", "extra", "stack_info", "stacklevel"):
+        assert native(20, "x", "m", {"k": 1, key: None}, bound, {}, 1) is None
+    assert native(20, "x", "m", {"exc_info_x": 1}, {}, {}, 1) is not None
+
+
+def test_the_logger_builds_records_in_c_with_the_same_result() -> None:
+    from micktrace import logger as logger_module
+    from micktrace.testing import capture_logs
+
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    assert logger_module._record_builder()[1] == logger_module._BUILD_NATIVE
+    log = __import__("micktrace").get_logger("c-built").bind(svc="api")
+    with capture_logs() as logs:
+        log.info("plain", a=1)
+        log.info("stdlib keyword", extra={"e": 1}, stacklevel=1)
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.error("failed", exc_info=True)
+    plain, with_extra, failed = logs.records
+    assert plain.data == {"svc": "api", "a": 1} and plain.thread_id == __import__("threading").get_ident()
+    assert with_extra.data == {"svc": "api", "e": 1}
+    assert failed.exc_info is not None and failed.exception["type"] == "ValueError"
+
+
+# ---------------------------------------------------------------------------
+# fields_clean: the masking processor's cache check
+
+_keys = st.sampled_from(["a", "b", "user_id", "path", 1])
+_values = st.one_of(
+    st.sampled_from(["x", "y", "1.2.3.4", "", 0, 1, True, False, None, 1.0, 12.5, -0.0, 0.0]),
+    st.lists(st.integers(), max_size=2),  # unhashable: never known clean
+)
+
+
+@given(
+    d=st.dictionaries(_keys, _values, max_size=5),
+    clean=st.lists(st.tuples(_keys, st.sampled_from(["x", "1.2.3.4", 0, 1, True, None, 12.5, 0.0])), max_size=8),
+)
+@settings(max_examples=400, deadline=None)
+def test_fields_clean_answers_as_the_pair_set_does(d: Dict[Any, Any], clean: List[Tuple[Any, Any]]) -> None:
+    fast = _native.fields_clean
+    if DISABLED:
+        return
+    assert fast is not None, "micktrace._speedups is not built"
+    pairs = set(clean)
+    by_key: Dict[Any, Any] = {}
+    for key, value in clean:
+        by_key.setdefault(key, set()).add(value)
+    try:
+        expected = d.items() <= pairs
+    except TypeError:
+        expected = False
+    assert fast(d, by_key) is expected
+
+
+def test_the_masker_uses_the_compiled_check_and_masks_the_same() -> None:
+    from micktrace.masking import Masker
+
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    compiled, python = Masker(), Masker()
+    python._fields_clean = None
+    assert compiled._fields_clean is _native.fields_clean
+    records = [
+        {"user_id": 123, "ip": "1.2.3.4", "ok": True},
+        {"user_id": 123, "ip": "1.2.3.4", "ok": True, "note": "card 4111111111111111"},
+        {"password": "hunter2", "ip": "1.2.3.4"},
+        {"items": [1, 2], "ip": "1.2.3.4"},
+    ] * 40  # enough repeats for the clean pairs to be remembered
+    for data in records:
+        a = LogRecord(0.0, 20, "m", "msg", dict(data), {}, {}, None, None, 1, 1)
+        b = LogRecord(0.0, 20, "m", "msg", dict(data), {}, {}, None, None, 1, 1)
+        assert compiled(a).data == python(b).data
+    assert compiled._clean_values and compiled._clean_pairs == python._clean_pairs

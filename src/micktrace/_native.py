@@ -1,14 +1,21 @@
 """The optional compiled speedup (micktrace._speedups) and the switch that turns it off.
 
-``encode_record`` is :func:`micktrace._speedups.encode_record` when the extension
-was built and ``MICKTRACE_NO_SPEEDUPS`` is unset, empty or ``"0"``; otherwise it is
-None and callers use the pure-Python path. The variable is read once, at import.
+``encode_record``, ``init_records`` and ``make_record`` are the functions of
+:mod:`micktrace._speedups` when the extension was built and ``MICKTRACE_NO_SPEEDUPS``
+is unset, empty or ``"0"``; otherwise they are None and callers use the pure-Python
+path. The variable is read once, at import.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+
+if TYPE_CHECKING:
+    from contextvars import ContextVar
+
+    from .record import LogRecord
 
 ENV_NO_SPEEDUPS = "MICKTRACE_NO_SPEEDUPS"
 
@@ -18,20 +25,49 @@ def _disabled() -> bool:
     return flag != "" and flag != "0"
 
 
-def _load() -> Optional[Callable[..., Optional[bytes]]]:
+def _module() -> Optional[ModuleType]:
     if _disabled():
         return None
     try:
-        from ._speedups import encode_record as fast
+        from . import _speedups
     except ImportError:  # not built (no compiler, or a pure-Python install)
         return None
-    return fast
+    return _speedups
+
+
+_speedups_module = _module()
+
+
+def _function(name: str) -> Any:
+    # getattr: a stale build of the extension may lack the newer functions
+    return getattr(_speedups_module, name, None) if _speedups_module is not None else None
 
 
 #: The C encoder, or None when unavailable or disabled. See micktrace/_speedups.c:
 #: ``encode_record(time_ns, level, logger, message, static, context, data, reserved)``
 #: returns the JSON line as bytes, or None when the record needs the Python path.
-encode_record: Optional[Callable[..., Optional[bytes]]] = _load()
+encode_record: Optional[Callable[..., Optional[bytes]]] = _function("encode_record")
+
+#: ``init_records(record_type, context_var)``: call once before ``make_record``
+#: (TypeError when the class lacks the LogRecord slots); None when unavailable or disabled.
+init_records: Optional[Callable[[type[LogRecord], ContextVar[Dict[str, Any]]], None]] = _function("init_records")
+
+#: ``make_record(level, logger_name, message, fields, bound, static, process_id)``:
+#: the LogRecord of a log call, built in C exactly as ``object.__new__(LogRecord)``
+#: plus slot assignments (data = ``{**bound, **fields}``, or *fields* itself when
+#: nothing is bound; time_ns = time.time_ns(), context = the ContextVar's value,
+#: thread_id = threading.get_ident(), caller/exception slots None; ``_exception``
+#: unset), and not tracked by the cycle collector. None (no record) when *fields*
+#: holds one of the stdlib keywords exc_info, extra, stack_info or stacklevel.
+#: RuntimeError before ``init_records``. None when unavailable or disabled.
+make_record: Optional[
+    Callable[[Any, str, str, Dict[str, Any], Dict[str, Any], Dict[str, Any], int], Optional[LogRecord]]
+] = _function("make_record")
+
+#: ``fields_clean(data, clean)``: True if every (key, value) pair of *data* is in
+#: *clean* (key -> set of values found clean); the masking processor's check that
+#: a record has nothing to mask. None when unavailable or disabled.
+fields_clean: Optional[Callable[[Dict[Any, Any], Dict[Any, Any]], bool]] = _function("fields_clean")
 
 
 def available() -> bool:

@@ -1,4 +1,8 @@
-from typing import AbstractSet, Any, Dict, Optional
+from contextvars import ContextVar
+from typing import AbstractSet, Any, Dict, Optional, Union
+
+from .levels import LogLevel
+from .record import LogRecord
 
 def encode_record(
     time_ns: int,
@@ -11,3 +15,15 @@ def encode_record(
     reserved: AbstractSet[str],
     /,
 ) -> Optional[bytes]: ...
+def init_records(record_type: type[LogRecord], context_var: ContextVar[Dict[str, Any]], /) -> None: ...
+def make_record(
+    level: Union[LogLevel, int],
+    logger_name: str,
+    message: str,
+    fields: Dict[str, Any],
+    bound: Dict[str, Any],
+    static: Dict[str, Any],
+    process_id: int,
+    /,
+) -> Optional[LogRecord]: ...
+def fields_clean(data: Dict[Any, Any], clean: Dict[Any, Any], /) -> bool: ...

@@ -678,6 +678,10 @@ class Masker:
         # atomic, so threads share them without a lock.
         self._clean: set[str] = set()  # strings known to hold nothing to mask
         self._clean_pairs: set[Tuple[Any, Any]] = set()  # (key, value) pairs known clean
+        # the same pairs as key -> set of values, the layout the compiled check
+        # reads (micktrace._speedups.fields_clean: no tuple built per pair)
+        self._clean_values: Dict[Any, set[Any]] = {}
+        self._fields_clean: Optional[Callable[[Dict[Any, Any], Dict[Any, set[Any]]], bool]] = _fields_clean()
         self._clean_misses = 0
         self._remember_at = 16
         self._key_kinds: Dict[Any, int] = {}
@@ -946,11 +950,8 @@ class Masker:
     def _dict(self, d: Mapping[Any, Any], depth: int) -> Any:
         """*d* with its secrets masked: the same dict when there were none,
         otherwise a new one (the caller's dicts are never modified)."""
-        try:
-            if d.items() <= self._clean_pairs:  # every pair seen clean before: one C-level check
-                return d
-        except TypeError:  # an unhashable value
-            pass
+        if self._all_clean(d):  # every pair seen clean before: one C-level check
+            return d
         out: Optional[Dict[Any, Any]] = None
         kinds = self._key_kinds
         clean = self._clean
@@ -998,21 +999,37 @@ class Masker:
         id) keep missing, and pay less and less for the attempts."""
         self._clean_misses = 0
         self._remember_at = min(self._remember_at * 2, 256)
-        pairs = self._clean_pairs
+        pairs, by_key = self._clean_pairs, self._clean_values
         if len(pairs) + len(d) > _CACHE_LIMIT:
             pairs.clear()
+            by_key.clear()
         for key, value in d.items():
             vtype = type(value)
             # plain values only (their equality cannot be faked), and no number
             # that equals a card number: 4111111111111111.0 == 4111111111111111
             if vtype is str:
-                if len(value) <= _CACHE_MAX_LEN:
-                    pairs.add((key, value))
+                if len(value) > _CACHE_MAX_LEN:
+                    continue
             elif vtype is int or vtype is float:
-                if -_CARD_INT_MIN < value < _CARD_INT_MIN:
-                    pairs.add((key, value))
-            elif vtype is bool or value is None:
-                pairs.add((key, value))
+                if not -_CARD_INT_MIN < value < _CARD_INT_MIN:
+                    continue
+            elif not (vtype is bool or value is None):
+                continue
+            pairs.add((key, value))
+            values = by_key.get(key)
+            if values is None:
+                values = by_key[key] = set()
+            values.add(value)
+
+    def _all_clean(self, d: Mapping[Any, Any]) -> bool:
+        """True if every (key, value) pair of *d* was remembered clean."""
+        fast = self._fields_clean
+        if fast is not None and type(d) is dict:
+            return fast(d, self._clean_values)
+        try:
+            return d.items() <= self._clean_pairs
+        except TypeError:  # an unhashable value
+            return False
 
     def _dict_renaming(self, d: Mapping[Any, Any], depth: int) -> Dict[Any, Any]:
         """A new dict for *d*, some of whose keys hold secrets themselves."""
@@ -1147,12 +1164,8 @@ class Masker:
         # the full path.
         try:
             data = record.data
-            if data:
-                try:
-                    if not data.items() <= self._clean_pairs:
-                        return self._mask_record(record)
-                except TypeError:  # an unhashable value
-                    return self._mask_record(record)
+            if data and not self._all_clean(data):
+                return self._mask_record(record)
             ctx = record.context
             if ctx:
                 cached = self._ctx_cache
@@ -1346,6 +1359,13 @@ def parse_masking(value: Any, key: str = "masking") -> Union[bool, Dict[str, Any
             raise ConfigError(f"{key}.{name}", options[name], "the options " + ", ".join(_OPTION_KEYS))
     Masker(**options)  # raises ConfigError for any bad option
     return options
+
+
+def _fields_clean() -> Optional[Callable[[Dict[Any, Any], Dict[Any, set[Any]]], bool]]:
+    """The compiled form of ``d.items() <= clean_pairs`` (micktrace._speedups), or None."""
+    from . import _native
+
+    return _native.fields_clean
 
 
 def build_masker(spec: Any) -> Optional[Masker]:
