@@ -1231,3 +1231,60 @@ def test_the_masker_uses_the_compiled_check_and_masks_the_same() -> None:
         b = LogRecord(0.0, 20, "m", "msg", dict(data), {}, {}, None, None, 1, 1)
         assert compiled(a).data == python(b).data
     assert compiled._clean_values and compiled._clean_pairs == python._clean_pairs
+
+
+def test_mask_batch_picks_exactly_the_records_the_masker_would_change() -> None:
+    """The compiled batch check sends to Python every record the masker's own
+    fast path would not pass unchanged; the result equals masking one by one."""
+    import micktrace
+    from micktrace.masking import Masker
+
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    assert _native.clean_records is not None
+    batch_masker, one_by_one = Masker(), Masker()
+    assert batch_masker._clean_records is _native.clean_records
+    log = micktrace.get_logger("batch")
+    made: List[LogRecord] = []
+    micktrace.configure(handlers=[made.append], masking=False)
+    shapes = [
+        lambda i: log.info("User login", user_id=123, ip="1.2.3.4", ok=True),
+        lambda i: log.info("User login", user_id=i, ip="1.2.3.4"),  # a new value: not known clean
+        lambda i: log.info("token sk_live_" + "a" * 24),  # a secret in the message
+        lambda i: log.info("User login", password="hunter2"),
+        lambda i: log.bind(card="4111111111111111").info("paid"),
+        lambda i: log.info("x", items=[1, 2]),
+    ]
+    for i in range(300):
+        shapes[i % len(shapes)](i)
+    with micktrace.context(request_id="r-1", api_key="abc"):
+        log.info("in context")
+    try:
+        raise ValueError("card 4111111111111111")
+    except ValueError:
+        log.exception("failed")
+    log.info("stack", stack_info=True)
+    foreign = LogRecord(0.0, 20, "x", "hand-made", {"password": "p"}, {}, {}, None, None, 1, 1)
+    records = [*made, foreign]
+    expected = [one_by_one(_copy(r)) for r in records]
+    batch = [_copy(r) for r in records]
+    skip = [1]  # premasked: left alone
+    batch[1] = records[1]
+    batch_masker.mask_batch(batch, skip)
+    assert batch[1] is records[1]
+    for i, (got, want) in enumerate(zip(batch, expected)):
+        if i == 1:
+            continue
+        assert (got.message, got.data, got.context) == (want.message, want.data, want.context), i
+    # the repeated clean record was passed over by the C check once it was cached
+    dirty = _native.clean_records(
+        [_copy(made[0])], batch_masker._clean_values, batch_masker._clean, batch_masker._min_text, None, 0, None, 0
+    )
+    assert dirty == []
+    assert _native.clean_records([foreign], {}, set(), 1, None, 0, None, 0) == [0]
+
+
+def _copy(record: LogRecord) -> LogRecord:
+    import copy
+
+    return copy.copy(record)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 if TYPE_CHECKING:
     from contextvars import ContextVar
@@ -68,6 +68,11 @@ make_record: Optional[
 #: *clean* (key -> set of values found clean); the masking processor's check that
 #: a record has nothing to mask. None when unavailable or disabled.
 fields_clean: Optional[Callable[[Dict[Any, Any], Dict[Any, Any]], bool]] = _function("fields_clean")
+
+#: ``clean_records(records, clean_values, clean_strings, min_text, ctx_known, ctx_size,
+#: static_known, static_size)``: the indexes of the records of a batch that the masking
+#: processor must look at (see Masker.mask_batch). None when unavailable or disabled.
+clean_records: Optional[Callable[..., List[int]]] = _function("clean_records")
 
 
 def available() -> bool:

@@ -1366,11 +1366,161 @@ PyDoc_STRVAR(fields_clean_doc,
 "data.items() <= {(k, v) for k, vs in clean.items() for v in vs}, without\n"
 "building a tuple per pair. Unhashable keys or values give False.");
 
+/* ------------------------------------------------------------------------ */
+/* clean_records: which records of a batch the masking processor must see     */
+
+static int
+fields_known_clean(PyObject *data, PyObject *clean)
+{
+    PyObject *key, *value, *values;
+    Py_ssize_t pos = 0;
+    int found;
+
+    while (PyDict_Next(data, &pos, &key, &value)) {
+        Py_INCREF(key);
+        Py_INCREF(value);
+        values = PyDict_GetItemWithError(clean, key);
+        if (values == NULL || !PyAnySet_Check(values)) {
+            Py_DECREF(key);
+            Py_DECREF(value);
+            PyErr_Clear();
+            return 0;
+        }
+        Py_INCREF(values);
+        found = PySet_Contains(values, value);
+        Py_DECREF(values);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (found != 1) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 if *d* (a record's context or static dict) is empty or the masker's
+   cached clean dict of the same size; 0 otherwise */
+static inline int
+shared_dict_clean(PyObject *d, PyObject *known, Py_ssize_t known_size)
+{
+    if (!PyDict_Check(d)) {
+        return 0;
+    }
+    if (PyDict_GET_SIZE(d) == 0) {
+        return 1;
+    }
+    return d == known && PyDict_GET_SIZE(d) == known_size;
+}
+
+static PyObject *
+clean_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    SpeedupsState *st = get_state(module);
+    PyObject *records, *clean_values, *clean_strings, *ctx_known, *static_known, *dirty, *record, *index;
+    PyObject *data, *ctx, *stat, *message, *exc_info, *stack_info;
+    Py_ssize_t min_text, ctx_size, static_size, n, i;
+    char *slots;
+    int ok;
+
+    if (st == NULL) {
+        return NULL;
+    }
+    if (nargs != 8) {
+        PyErr_Format(PyExc_TypeError, "clean_records() takes exactly 8 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    records = args[0];
+    clean_values = args[1];
+    clean_strings = args[2];
+    min_text = PyLong_AsSsize_t(args[3]);
+    ctx_known = args[4];
+    ctx_size = PyLong_AsSsize_t(args[5]);
+    static_known = args[6];
+    static_size = PyLong_AsSsize_t(args[7]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!PyList_Check(records) || !PyDict_Check(clean_values) || !PyAnySet_Check(clean_strings)) {
+        PyErr_SetString(PyExc_TypeError, "clean_records(): a list, a dict and a set expected");
+        return NULL;
+    }
+    if (st->record_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "clean_records() called before init_records()");
+        return NULL;
+    }
+    dirty = PyList_New(0);
+    if (dirty == NULL) {
+        return NULL;
+    }
+    n = PyList_GET_SIZE(records);
+    for (i = 0; i < n && i < PyList_GET_SIZE(records); i++) {
+        record = PyList_GET_ITEM(records, i);
+        ok = 0;
+        if (Py_TYPE(record) == st->record_type) {
+            Py_INCREF(record);
+            slots = (char *)record;
+#define SLOT(k) (*(PyObject **)(slots + st->offsets[k]))
+            data = SLOT(SLOT_DATA);
+            ctx = SLOT(SLOT_CONTEXT);
+            stat = SLOT(SLOT_STATIC);
+            message = SLOT(SLOT_MESSAGE);
+            exc_info = SLOT(SLOT_EXC_INFO);
+            stack_info = SLOT(SLOT_STACK_INFO);
+#undef SLOT
+            /* every slot is set on a record built by the logger; an unset one
+               (NULL) sends the record to the Python check */
+            if (data != NULL && ctx != NULL && stat != NULL && message != NULL && exc_info == Py_None &&
+                stack_info == Py_None && PyUnicode_CheckExact(message) && PyDict_Check(data) &&
+                shared_dict_clean(ctx, ctx_known, ctx_size) && shared_dict_clean(stat, static_known, static_size)) {
+                if (PyUnicode_GET_LENGTH(message) < min_text) {
+                    ok = 1;
+                }
+                else {
+                    ok = PySet_Contains(clean_strings, message);
+                    if (ok < 0) {
+                        PyErr_Clear();
+                        ok = 0;
+                    }
+                }
+                if (ok && PyDict_GET_SIZE(data) > 0) {
+                    Py_INCREF(data);
+                    ok = fields_known_clean(data, clean_values);
+                    Py_DECREF(data);
+                }
+            }
+            Py_DECREF(record);
+        }
+        if (!ok) {
+            index = PyLong_FromSsize_t(i);
+            if (index == NULL || PyList_Append(dirty, index) < 0) {
+                Py_XDECREF(index);
+                Py_DECREF(dirty);
+                return NULL;
+            }
+            Py_DECREF(index);
+        }
+    }
+    return dirty;
+}
+
+PyDoc_STRVAR(clean_records_doc,
+"clean_records(records, clean_values, clean_strings, min_text, ctx_known, ctx_size, static_known, static_size, /)\n"
+"--\n"
+"\n"
+"The indexes of the records in the list *records* that the masking processor\n"
+"must look at: every record but those it would pass unchanged on its fast\n"
+"path (fields all known clean, message known clean or shorter than min_text,\n"
+"context and static empty or the cached clean dict of that size, no\n"
+"exception, no stack). A record of another class than the one given to\n"
+"init_records() is always listed.");
+
 static PyMethodDef speedups_methods[] = {
     {"encode_record", (PyCFunction)(void (*)(void))encode_record, METH_FASTCALL, encode_record_doc},
     {"init_records", (PyCFunction)(void (*)(void))init_records, METH_FASTCALL, init_records_doc},
     {"make_record", (PyCFunction)(void (*)(void))make_record, METH_FASTCALL, make_record_doc},
     {"fields_clean", (PyCFunction)(void (*)(void))fields_clean, METH_FASTCALL, fields_clean_doc},
+    {"clean_records", (PyCFunction)(void (*)(void))clean_records, METH_FASTCALL, clean_records_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,5 +1,5 @@
 from contextvars import ContextVar
-from typing import AbstractSet, Any, Dict, Optional, Union
+from typing import AbstractSet, Any, Dict, List, Optional, Union
 
 from .levels import LogLevel
 from .record import LogRecord
@@ -27,3 +27,14 @@ def make_record(
     /,
 ) -> Optional[LogRecord]: ...
 def fields_clean(data: Dict[Any, Any], clean: Dict[Any, Any], /) -> bool: ...
+def clean_records(
+    records: List[LogRecord],
+    clean_values: Dict[Any, Any],
+    clean_strings: AbstractSet[str],
+    min_text: int,
+    ctx_known: Optional[Dict[str, Any]],
+    ctx_size: int,
+    static_known: Optional[Dict[str, Any]],
+    static_size: int,
+    /,
+) -> List[int]: ...

@@ -50,6 +50,7 @@ from .record import LogRecord
 
 if TYPE_CHECKING:
     from .handlers.base import Handler
+    from .masking import Masker
 
 OVERFLOW_POLICIES = ("block", "drop_newest", "drop_oldest", "drop_below")
 DISPATCH_MODES = ("sync", "background")
@@ -288,7 +289,7 @@ class BackgroundWorker:
         #: the masking processor, when this worker masks the records it takes
         #: off the queue instead of the caller (see Dispatcher): set when this
         #: handler is the configuration's only destination
-        self.masker: Optional[Callable[[LogRecord], LogRecord]] = None
+        self.masker: Optional[Masker] = None
         self.stats = stats_of(handler)
         self._init_runtime()
         with _workers_lock:
@@ -424,8 +425,8 @@ class BackgroundWorker:
                 self.high_water = depth
             batch: List[LogRecord] = []
             markers: List[_FlushMarker] = []
+            premasked: List[int] = []
             popleft = queue.popleft
-            masker = self.masker
             try:
                 while len(batch) < batch_size:
                     item = popleft()
@@ -434,13 +435,14 @@ class BackgroundWorker:
                             markers.append(item)
                             break
                         if type(item) is _Masked:
-                            batch.append(item.record)
-                            continue
-                    if masker is not None:
-                        item = masker(item)  # never raises: it withholds what it cannot mask
+                            premasked.append(len(batch))
+                            item = item.record
                     batch.append(item)
             except IndexError:
                 pass
+            masker = self.masker
+            if masker is not None and batch:
+                masker.mask_batch(batch, premasked)  # never raises: it withholds what it cannot mask
             if self._waiting_for_space or self._overflowing:
                 with self._space:
                     if len(queue) < self.options.queue_size:
@@ -582,7 +584,7 @@ class Dispatcher:
         modes: Sequence[str],
         options: Sequence[DispatchOptions],
         previous: Optional[Dispatcher] = None,
-        masker: Optional[Callable[[LogRecord], LogRecord]] = None,
+        masker: Optional[Masker] = None,
     ) -> None:
         reusable: Dict[int, BackgroundWorker] = {}
         self.workers: Tuple[BackgroundWorker, ...]

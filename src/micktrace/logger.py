@@ -387,8 +387,12 @@ _BUILD_NATIVE = """
             return self._log_call(LEVEL, msg, args, fields)"""
 
 
+_native_records = False
+
+
 def _record_builder() -> Tuple[str, str]:
     """The template's (stdlib keyword check, record building) code."""
+    global _native_records
     from . import _native
     from .context import _context
 
@@ -397,8 +401,14 @@ def _record_builder() -> Tuple[str, str]:
             _native.init_records(LogRecord, _context)
         except Exception:  # a build that does not match this LogRecord: use Python
             return _CHECK_PYTHON, _BUILD_PYTHON
+        _native_records = True
         return "", _BUILD_NATIVE
     return _CHECK_PYTHON, _BUILD_PYTHON
+
+
+def _record_builder_ready() -> bool:
+    """True once the compiled speedup knows the LogRecord layout (init_records)."""
+    return _native_records
 
 
 def _install_fast_methods() -> None:
