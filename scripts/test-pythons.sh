@@ -37,6 +37,8 @@ CORE_TESTS=(
     tests/test_masking_corpus.py
     tests/test_injection.py
     tests/test_formatters_property.py
+    tests/test_masking_worker.py
+    tests/test_speedups.py
 )
 # packages of the `test` extra the core tests do not use (micktrace[bench]: the benchmark peers)
 SKIP_EXTRAS_RE='^(mypy|ruff|micktrace)([<>=!~ \[;]|$)'
