@@ -1210,6 +1210,17 @@ def test_fields_clean_answers_as_the_pair_set_does(d: Dict[Any, Any], clean: Lis
     except TypeError:
         expected = False
     assert fast(d, by_key) is expected
+    unknown = _native.unknown_keys
+    assert unknown is not None
+    expected_keys = []
+    for key, value in d.items():
+        try:
+            known = (key, value) in pairs
+        except TypeError:
+            known = False
+        if not known:
+            expected_keys.append(key)
+    assert unknown(d, by_key) == expected_keys
 
 
 def test_the_masker_uses_the_compiled_check_and_masks_the_same() -> None:
@@ -1218,14 +1229,18 @@ def test_the_masker_uses_the_compiled_check_and_masks_the_same() -> None:
     if DISABLED:
         pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
     compiled, python = Masker(), Masker()
-    python._fields_clean = None
-    assert compiled._fields_clean is _native.fields_clean
+    python._fields_clean = python._unknown = python._clean_records = None
+    assert compiled._fields_clean is _native.fields_clean and compiled._unknown is _native.unknown_keys
     records = [
         {"user_id": 123, "ip": "1.2.3.4", "ok": True},
         {"user_id": 123, "ip": "1.2.3.4", "ok": True, "note": "card 4111111111111111"},
         {"password": "hunter2", "ip": "1.2.3.4"},
         {"items": [1, 2], "ip": "1.2.3.4"},
     ] * 40  # enough repeats for the clean pairs to be remembered
+    # a field new on every record beside known ones: only it is looked at
+    records += [{"user_id": 123, "ip": "1.2.3.4", "note": f"request {i} accepted"} for i in range(50)]
+    records += [{"user_id": 123, "ip": "1.2.3.4", "note": f"card 4111111111111111 #{i}"} for i in range(5)]
+    records += [{"user_id": 123, "password": f"pw-{i}"} for i in range(5)]
     for data in records:
         a = LogRecord(0.0, 20, "m", "msg", dict(data), {}, {}, None, None, 1, 1)
         b = LogRecord(0.0, 20, "m", "msg", dict(data), {}, {}, None, None, 1, 1)
@@ -1288,3 +1303,70 @@ def _copy(record: LogRecord) -> LogRecord:
     import copy
 
     return copy.copy(record)
+
+
+# ---------------------------------------------------------------------------
+# scan_fields: plain values settled in C must be values no built-in rule matches
+
+_TRIGGER_ALPHABET = st.sampled_from(
+    [*"abcdeyJxoAKISGlpatrBE -+.()/0123456789@=:_\t", "earer", "asic", "eyJ", "xox", "-----", "AKIA", "ya29."]
+)
+
+
+@given(st.lists(_TRIGGER_ALPHABET, max_size=30).map("".join))
+@settings(max_examples=1500, deadline=None)
+def test_scan_fields_settles_only_strings_no_rule_could_match(text: str) -> None:
+    from micktrace.masking import _CACHE_LIMIT, _CACHE_MAX_LEN, _MIN_TEXT, _triggers
+
+    scan = _native.scan_fields
+    if DISABLED:
+        return
+    assert scan is not None
+    clean: set = set()
+    keys = scan({"note": text}, {}, {"note": 0}, clean, _MIN_TEXT, _CACHE_LIMIT, _CACHE_MAX_LEN)
+    assert keys is not None  # the pair was not known clean
+    if not keys:  # settled in C
+        assert len(text) < _MIN_TEXT or _triggers(text) == 0, text
+        assert len(text) < _MIN_TEXT or text in clean
+    else:
+        assert keys == ["note"] and text not in clean
+
+
+def test_scan_fields_leaves_every_secret_shape_and_key_kind_to_python() -> None:
+    from micktrace.masking import _CACHE_LIMIT, _CACHE_MAX_LEN, _MIN_TEXT
+
+    scan = _native.scan_fields
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    assert scan is not None
+    data = {
+        "a": "mail jane@example.com",
+        "b": "card 4111 1111 1111 1111",
+        "c": "call +1 415 555 0132",
+        "d": "Bearer abcdef123456",
+        "e": "x" * 40,
+        "f": "token=abc",
+        "g": "héllo wörld",  # not ASCII: Python
+        "h": 4111111111111111,  # an int that can be a card number
+        "i": b"bytes",
+        "j": "request 123 accepted",  # settled
+        "k": 123,  # settled
+        "l": 12.5,  # settled
+        "m": None,  # settled
+        "secret": "hunter2",  # a sensitive key (kind 1): Python
+        "unclassified": "plain text",  # no kind yet: Python
+        "allowed": "jane@example.com",  # allow-listed (kind 2): left alone
+    }
+    kinds = {key: 0 for key in data}
+    kinds.update(secret=1, allowed=2)
+    del kinds["unclassified"]
+    clean: set = set()
+    keys = scan(data, {}, kinds, clean, _MIN_TEXT, _CACHE_LIMIT, _CACHE_MAX_LEN)
+    assert keys == ["a", "b", "c", "d", "e", "f", "g", "h", "i", "secret", "unclassified"]
+    assert clean == {"request 123 accepted"}
+    # every pair known clean: None
+    assert scan({"k": 1}, {"k": {1}}, {}, set(), _MIN_TEXT, _CACHE_LIMIT, _CACHE_MAX_LEN) is None
+    # the clean-string cache is bounded like the Python one
+    small: set = {"x1", "x2"}
+    scan({"n": "fresh value"}, {}, {"n": 0}, small, _MIN_TEXT, 2, _CACHE_MAX_LEN)
+    assert small == {"fresh value"}

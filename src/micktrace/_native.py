@@ -74,6 +74,15 @@ fields_clean: Optional[Callable[[Dict[Any, Any], Dict[Any, Any]], bool]] = _func
 #: processor must look at (see Masker.mask_batch). None when unavailable or disabled.
 clean_records: Optional[Callable[..., List[int]]] = _function("clean_records")
 
+#: ``unknown_keys(data, clean)``: the keys of *data* whose (key, value) pair is not in
+#: *clean* (key -> set of values found clean), in order. None when unavailable or disabled.
+unknown_keys: Optional[Callable[[Dict[Any, Any], Dict[Any, Any]], List[Any]]] = _function("unknown_keys")
+
+#: ``scan_fields(data, clean_values, kinds, clean_strings, min_text, cache_limit,
+#: cache_max_len)``: None when every field of *data* is known clean, else the keys the
+#: masking processor must look at in Python (see Masker._dict). None when unavailable.
+scan_fields: Optional[Callable[..., Optional[List[Any]]]] = _function("scan_fields")
+
 
 def available() -> bool:
     """True when the compiled encoder is loaded and enabled."""

@@ -1515,12 +1515,278 @@ PyDoc_STRVAR(clean_records_doc,
 "exception, no stack). A record of another class than the one given to\n"
 "init_records() is always listed.");
 
+/* ------------------------------------------------------------------------ */
+/* unknown_keys: the fields of a record the masking processor must look at   */
+
+static PyObject *
+unknown_keys(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *data, *clean, *key, *value, *values, *out;
+    Py_ssize_t pos = 0;
+    int found;
+
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "unknown_keys() takes exactly 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    data = args[0];
+    clean = args[1];
+    if (!PyDict_Check(data) || !PyDict_Check(clean)) {
+        PyErr_SetString(PyExc_TypeError, "unknown_keys() takes two dicts");
+        return NULL;
+    }
+    out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    while (PyDict_Next(data, &pos, &key, &value)) {
+        Py_INCREF(key);
+        Py_INCREF(value);
+        found = 0;
+        values = PyDict_GetItemWithError(clean, key);
+        if (values != NULL && PyAnySet_Check(values)) {
+            Py_INCREF(values);
+            found = PySet_Contains(values, value);
+            Py_DECREF(values);
+        }
+        if (found != 1) {
+            PyErr_Clear(); /* unhashable: not known clean */
+            if (PyList_Append(out, key) < 0) {
+                Py_DECREF(key);
+                Py_DECREF(value);
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    return out;
+}
+
+PyDoc_STRVAR(unknown_keys_doc,
+"unknown_keys(data, clean, /)\n"
+"--\n"
+"\n"
+"The keys of the dict *data*, in order, whose (key, value) pair is not known\n"
+"clean: *clean* maps a key to the set of its values found clean. Empty when\n"
+"every pair is known clean.");
+
+/* ------------------------------------------------------------------------ */
+/* scan_fields: the masking processor's per-field checks for plain values    */
+
+static int
+contains(const char *s, Py_ssize_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    Py_ssize_t i, last;
+
+    if ((Py_ssize_t)m > n) {
+        return 0;
+    }
+    last = n - (Py_ssize_t)m;
+    for (i = 0; i <= last; i++) {
+        if (s[i] == needle[0] && memcmp(s + i, needle, m) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 if a built-in masking rule could match the ASCII text s[0:n]: a superset
+   of masking.py's _triggers(s) != 0 (it may say 1 where _triggers says 0,
+   never the reverse), so a 0 here means the text is clean for the built-in
+   rules and the Python scan can be skipped. */
+static int
+maybe_secret(const char *s, Py_ssize_t n)
+{
+    Py_ssize_t i, digits = 0;
+    int plus = 0;
+
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            digits++;
+        }
+        else if (c == '@' || c == '=' || c == ':' || c == '_') {
+            return 1;
+        }
+        else if (c == '+') {
+            plus = 1;
+        }
+    }
+    if (n < 10) {
+        return 0;
+    }
+    if (n >= 40) {
+        return 1;
+    }
+    /* the number categories need 9 digits in a run, or a "+" and a digit */
+    if (digits >= 9 || (plus && digits > 0)) {
+        return 1;
+    }
+    if (contains(s, n, "earer") || contains(s, n, "EARER") || contains(s, n, "asic") || contains(s, n, "ASIC")) {
+        return 1;
+    }
+    if (n >= 15 && (contains(s, n, "eyJ") || contains(s, n, "xox") || contains(s, n, "hooks.slack"))) {
+        return 1;
+    }
+    if (n >= 20 && (contains(s, n, "-----") || contains(s, n, "glpat") || contains(s, n, "AIza") ||
+                    contains(s, n, "ya29.") || contains(s, n, "AKIA") || contains(s, n, "ASIA"))) {
+        return 1;
+    }
+    return 0;
+}
+
+#define CARD_INT_MIN 1000000000000LL /* masking._CARD_INT_MIN: 10**12 */
+
+/* 0: nothing to mask in this value under a plain key (clean strings are
+   remembered in *clean_strings*); 1: the Python path must look at it;
+   -1: an error */
+static int
+plain_value_needs_python(PyObject *value, PyObject *clean_strings, Py_ssize_t min_text, Py_ssize_t cache_limit,
+                         Py_ssize_t cache_max_len)
+{
+    if (value == Py_None || value == Py_True || value == Py_False || PyFloat_CheckExact(value)) {
+        return 0;
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 1;
+        }
+        return overflow != 0 || v <= -CARD_INT_MIN || v >= CARD_INT_MIN;
+    }
+    if (PyUnicode_CheckExact(value)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(value);
+        int known;
+        if (n < min_text) {
+            return 0;
+        }
+        known = PySet_Contains(clean_strings, value);
+        if (known < 0) {
+            return -1;
+        }
+        if (known) {
+            return 0;
+        }
+        if (!PyUnicode_IS_ASCII(value) || maybe_secret((const char *)PyUnicode_DATA(value), n)) {
+            return 1;
+        }
+        if (n <= cache_max_len) {
+            if (PySet_GET_SIZE(clean_strings) >= cache_limit && PySet_Clear(clean_strings) < 0) {
+                return -1;
+            }
+            if (PySet_Add(clean_strings, value) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+scan_fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *data, *clean_values, *kinds, *clean_strings, *key, *value, *values, *kind, *out = NULL;
+    Py_ssize_t pos = 0, min_text, cache_limit, cache_max_len;
+    int found, needs, all_known = 1;
+
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError, "scan_fields() takes exactly 7 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    data = args[0];
+    clean_values = args[1];
+    kinds = args[2];
+    clean_strings = args[3];
+    min_text = PyLong_AsSsize_t(args[4]);
+    cache_limit = PyLong_AsSsize_t(args[5]);
+    cache_max_len = PyLong_AsSsize_t(args[6]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!PyDict_Check(data) || !PyDict_Check(clean_values) || !PyDict_Check(kinds) || !PySet_Check(clean_strings)) {
+        PyErr_SetString(PyExc_TypeError, "scan_fields(): three dicts and a set expected");
+        return NULL;
+    }
+    out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    while (PyDict_Next(data, &pos, &key, &value)) {
+        Py_INCREF(key);
+        Py_INCREF(value);
+        found = 0;
+        values = PyDict_GetItemWithError(clean_values, key);
+        if (values != NULL && PyAnySet_Check(values)) {
+            Py_INCREF(values);
+            found = PySet_Contains(values, value);
+            Py_DECREF(values);
+        }
+        if (found != 1) {
+            PyErr_Clear();
+            all_known = 0;
+            needs = 1;
+            kind = PyDict_GetItemWithError(kinds, key); /* borrowed; ints are cached */
+            if (kind == NULL) {
+                PyErr_Clear(); /* not classified yet: Python does it */
+            }
+            else if (PyLong_CheckExact(kind)) {
+                long k = PyLong_AsLong(kind);
+                if (k == 2) { /* _ALLOWED */
+                    needs = 0;
+                }
+                else if (k == 0) { /* _PLAIN */
+                    needs = plain_value_needs_python(value, clean_strings, min_text, cache_limit, cache_max_len);
+                }
+                if (needs < 0 || (k == -1 && PyErr_Occurred())) {
+                    Py_DECREF(key);
+                    Py_DECREF(value);
+                    Py_DECREF(out);
+                    return NULL;
+                }
+            }
+            if (needs && PyList_Append(out, key) < 0) {
+                Py_DECREF(key);
+                Py_DECREF(value);
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    if (all_known) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
+PyDoc_STRVAR(scan_fields_doc,
+"scan_fields(data, clean_values, kinds, clean_strings, min_text, cache_limit, cache_max_len, /)\n"
+"--\n"
+"\n"
+"None when every (key, value) pair of the dict *data* is known clean.\n"
+"Otherwise the keys the masking processor must look at in Python: those not\n"
+"known clean except the ones this function settles itself, values under a\n"
+"plain key (kinds[key] == 0) that cannot hold a secret (None, bools, floats,\n"
+"ints below 10**12, ASCII strings shorter than min_text, known clean, or in\n"
+"which no built-in rule could match; those are added to clean_strings) and\n"
+"values under an allow-listed key (kinds[key] == 2).");
+
 static PyMethodDef speedups_methods[] = {
     {"encode_record", (PyCFunction)(void (*)(void))encode_record, METH_FASTCALL, encode_record_doc},
     {"init_records", (PyCFunction)(void (*)(void))init_records, METH_FASTCALL, init_records_doc},
     {"make_record", (PyCFunction)(void (*)(void))make_record, METH_FASTCALL, make_record_doc},
     {"fields_clean", (PyCFunction)(void (*)(void))fields_clean, METH_FASTCALL, fields_clean_doc},
     {"clean_records", (PyCFunction)(void (*)(void))clean_records, METH_FASTCALL, clean_records_doc},
+    {"unknown_keys", (PyCFunction)(void (*)(void))unknown_keys, METH_FASTCALL, unknown_keys_doc},
+    {"scan_fields", (PyCFunction)(void (*)(void))scan_fields, METH_FASTCALL, scan_fields_doc},
     {NULL, NULL, 0, NULL},
 };
 

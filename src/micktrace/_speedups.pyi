@@ -38,3 +38,14 @@ def clean_records(
     static_size: int,
     /,
 ) -> List[int]: ...
+def unknown_keys(data: Dict[Any, Any], clean: Dict[Any, Any], /) -> List[Any]: ...
+def scan_fields(
+    data: Dict[Any, Any],
+    clean_values: Dict[Any, Any],
+    kinds: Dict[Any, int],
+    clean_strings: AbstractSet[str],
+    min_text: int,
+    cache_limit: int,
+    cache_max_len: int,
+    /,
+) -> Optional[List[Any]]: ...

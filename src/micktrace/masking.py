@@ -696,6 +696,10 @@ class Masker:
         self._clean_values: Dict[Any, set[Any]] = {}
         self._fields_clean: Optional[Callable[[Dict[Any, Any], Dict[Any, set[Any]]], bool]] = _fields_clean()
         self._clean_records: Optional[Callable[..., List[int]]] = _clean_records()
+        self._unknown: Optional[Callable[[Dict[Any, Any], Dict[Any, set[Any]]], List[Any]]] = _native_unknown()
+        # the compiled per-field check knows the built-in rules only: with
+        # custom patterns every string goes through the Python scan
+        self._scan_fields: Optional[Callable[..., Optional[List[Any]]]] = None if self._always else _native_scan()
         self._clean_misses = 0
         self._remember_at = 16
         self._key_kinds: Dict[Any, int] = {}
@@ -964,13 +968,33 @@ class Masker:
     def _dict(self, d: Mapping[Any, Any], depth: int) -> Any:
         """*d* with its secrets masked: the same dict when there were none,
         otherwise a new one (the caller's dicts are never modified)."""
-        if self._all_clean(d):  # every pair seen clean before: one C-level check
-            return d
+        items: Iterable[Tuple[Any, Any]]
+        scan = self._scan_fields
+        if scan is not None and type(d) is dict:
+            # compiled: None when every pair was seen clean before; otherwise
+            # the fields left for Python, after it settled the plain values
+            # no rule could match (remembering the new clean strings)
+            keys = scan(
+                d, self._clean_values, self._key_kinds, self._clean, self._min_text, _CACHE_LIMIT, _CACHE_MAX_LEN
+            )
+            if keys is None:
+                return d
+            items = [(key, d[key]) for key in keys]
+        else:
+            unknown = self._unknown_keys(d)
+            if unknown is not None:
+                if not unknown:  # every pair seen clean before: one C-level check
+                    return d
+                # only the fields not known clean (a value new on every call):
+                # the others would be passed over below anyway
+                items = [(key, d[key]) for key in unknown]
+            else:
+                items = d.items()
         out: Optional[Dict[Any, Any]] = None
         kinds = self._key_kinds
         clean = self._clean
         min_text = self._min_text
-        for key, value in d.items():
+        for key, value in items:
             kind = kinds.get(key)
             if kind is None:
                 kind = self._key_kind(key)
@@ -1034,6 +1058,19 @@ class Masker:
             if values is None:
                 values = by_key[key] = set()
             values.add(value)
+
+    def _unknown_keys(self, d: Mapping[Any, Any]) -> Optional[List[Any]]:
+        """The keys of *d* whose pair is not known clean ([] when all are), or
+        None for "look at them all" (no compiled speedup, and not all known)."""
+        fast = self._unknown
+        if fast is not None and type(d) is dict:
+            return fast(d, self._clean_values)
+        try:
+            if d.items() <= self._clean_pairs:
+                return []
+        except TypeError:  # an unhashable value
+            pass
+        return None
 
     def _all_clean(self, d: Mapping[Any, Any]) -> bool:
         """True if every (key, value) pair of *d* was remembered clean."""
@@ -1408,6 +1445,20 @@ def _fields_clean() -> Optional[Callable[[Dict[Any, Any], Dict[Any, set[Any]]], 
     from . import _native
 
     return _native.fields_clean
+
+
+def _native_unknown() -> Optional[Callable[[Dict[Any, Any], Dict[Any, set[Any]]], List[Any]]]:
+    """The compiled unknown-keys check (micktrace._speedups.unknown_keys), or None."""
+    from . import _native
+
+    return _native.unknown_keys
+
+
+def _native_scan() -> Optional[Callable[..., Optional[List[Any]]]]:
+    """The compiled per-field check (micktrace._speedups.scan_fields), or None."""
+    from . import _native
+
+    return _native.scan_fields
 
 
 def _clean_records() -> Optional[Callable[..., List[int]]]:
