@@ -1370,3 +1370,69 @@ def test_scan_fields_leaves_every_secret_shape_and_key_kind_to_python() -> None:
     small: set = {"x1", "x2"}
     scan({"n": "fresh value"}, {}, {"n": 0}, small, _MIN_TEXT, 2, _CACHE_MAX_LEN)
     assert small == {"fresh value"}
+
+
+# ---------------------------------------------------------------------------
+# encode_records: the file handler's batch path
+
+
+def test_format_batch_writes_what_the_python_path_writes() -> None:
+    import micktrace
+
+    if DISABLED:
+        pytest.skip(f"{_native.ENV_NO_SPEEDUPS} is set")
+    formatter = JSONFormatter()
+    assert formatter._native_batch is _native.encode_records
+    log = micktrace.get_logger("batch.enc").bind(svc="api")
+    made: List[LogRecord] = []
+    micktrace.configure(handlers=[made.append], masking=False, level="TRACE")
+    log.info("User login", user_id=123, ip="1.2.3.4", success=True, latency_ms=12.5, path="/api/x")
+    log.info("héllo", city="Zürich")  # non-ASCII: the fallback
+    log.info("clash", level="mine")  # a reserved key: the fallback
+    log.log(25, "custom level")  # not in LEVEL_NAMES: the fallback
+    log.info("stack", stack_info=True)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        log.exception("failed")
+    with micktrace.context(request_id="r-1"):
+        log.warning("in context", n=[1, {"a": None}])
+
+    class Sub(LogRecord):
+        __slots__ = ()
+
+    sub = Sub(0.0, 20, "sub", "a subclass", {"a": 1}, {}, {}, None, None, 1, 1)
+    records = [*made, sub]
+    assert len(records) == 8
+    expected = b"".join(FORMATTER.format_bytes(r) + b"\n" for r in records)
+    assert formatter.format_batch(records) == expected
+    assert formatter.format_batch([]) == b""
+    # the fallback is used exactly for the records the encoder does not cover
+    seen: List[str] = []
+
+    def fallback(record: LogRecord) -> bytes:
+        seen.append(record.message)
+        return FORMATTER.format_bytes(record)
+
+    assert _native.encode_records is not None
+    out = _native.encode_records(records, RESERVED_KEYS, LEVEL_NAMES, fallback)
+    assert out == expected
+    assert seen == ["héllo", "clash", "custom level", "stack", "failed", "a subclass"]
+    with pytest.raises(TypeError, match="must return bytes"):
+        _native.encode_records([sub], RESERVED_KEYS, LEVEL_NAMES, lambda r: "text")
+
+
+def test_the_file_handler_writes_batches_through_the_encoder(tmp_path: Any) -> None:
+    import micktrace
+
+    path = tmp_path / "app.log"
+    micktrace.configure(format="json", handlers=[{"type": "file", "path": str(path)}])
+    log = micktrace.get_logger("file.batch")
+    for i in range(2500):
+        log.info("event", i=i, tag="t" if i % 2 else "ü")
+    assert micktrace.flush()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2500
+    parsed = [json.loads(line) for line in lines]
+    assert [p["i"] for p in parsed] == list(range(2500))
+    assert parsed[0]["tag"] == "ü" and parsed[1]["tag"] == "t"

@@ -83,6 +83,11 @@ unknown_keys: Optional[Callable[[Dict[Any, Any], Dict[Any, Any]], List[Any]]] = 
 #: masking processor must look at in Python (see Masker._dict). None when unavailable.
 scan_fields: Optional[Callable[..., Optional[List[Any]]]] = _function("scan_fields")
 
+#: ``encode_records(records, reserved, level_names, fallback)``: the JSON lines of a
+#: list of records, each with its newline, as one bytes object (``fallback(record)``
+#: writes those encode_record does not cover). None when unavailable or disabled.
+encode_records: Optional[Callable[..., bytes]] = _function("encode_records")
+
 
 def available() -> bool:
     """True when the compiled encoder is loaded and enabled."""

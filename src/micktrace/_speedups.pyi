@@ -1,5 +1,5 @@
 from contextvars import ContextVar
-from typing import AbstractSet, Any, Dict, List, Optional, Union
+from typing import AbstractSet, Any, Callable, Dict, List, Mapping, Optional, Union
 
 from .levels import LogLevel
 from .record import LogRecord
@@ -49,3 +49,10 @@ def scan_fields(
     cache_max_len: int,
     /,
 ) -> Optional[List[Any]]: ...
+def encode_records(
+    records: List[LogRecord],
+    reserved: AbstractSet[str],
+    level_names: Mapping[int, str],
+    fallback: Callable[[LogRecord], bytes],
+    /,
+) -> bytes: ...

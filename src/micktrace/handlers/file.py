@@ -298,12 +298,16 @@ class FileHandler(Handler):
             records = [r for r in records if all(f(r) for f in self.filters)]
             if not records:
                 return 0
+        format_batch = getattr(self._formatter, "format_batch", None)
         try:
-            chunks = [format_bytes(r) for r in records]
+            if format_batch is not None:  # the whole batch at once (JSON with the C speedup)
+                data = format_batch(records if type(records) is list else list(records))
+            else:
+                chunks = [format_bytes(r) for r in records]
+                chunks.append(b"")
+                data = b"\n".join(chunks)
         except Exception:  # the general path isolates the record that fails
             return super().handle_batch(records)
-        chunks.append(b"")
-        data = b"\n".join(chunks)
         self._write_bytes(data, True)
         return len(data)
 
