@@ -1307,54 +1307,67 @@ PyDoc_STRVAR(make_record_doc,
 "exc_info, stack_info, filename, lineno and func_name None, and the other\n"
 "slots set to the arguments. RuntimeError before init_records().");
 
+
+/* ------------------------------------------------------------------------ */
+/* the masking processor's cache of clean (key, value) pairs                  */
+
+/* 1 if the pair (key, value) is known clean: *clean* maps a key to the set of
+   its values found clean. 0 otherwise, unhashable keys or values included
+   (no error is left set). Takes its own references, so a key's or value's
+   __hash__/__eq__ cannot free them under it. */
+static int
+pair_known_clean(PyObject *clean, PyObject *key, PyObject *value)
+{
+    PyObject *values;
+    int found = 0;
+
+    Py_INCREF(key);
+    Py_INCREF(value);
+    values = PyDict_GetItemWithError(clean, key);
+    if (values != NULL && PyAnySet_Check(values)) {
+        Py_INCREF(values);
+        found = PySet_Contains(values, value);
+        Py_DECREF(values);
+    }
+    Py_DECREF(key);
+    Py_DECREF(value);
+    if (found != 1) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 if every pair of the dict *data* is known clean */
+static int
+fields_known_clean(PyObject *data, PyObject *clean)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+
+    while (PyDict_Next(data, &pos, &key, &value)) {
+        if (!pair_known_clean(clean, key, value)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* fields_clean: the masking processor's "every pair seen clean" check        */
 
 static PyObject *
 fields_clean(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *data, *clean, *key, *value, *values;
-    Py_ssize_t pos = 0;
-    int found;
-
     if (nargs != 2) {
         PyErr_Format(PyExc_TypeError, "fields_clean() takes exactly 2 arguments (%zd given)", nargs);
         return NULL;
     }
-    data = args[0];
-    clean = args[1];
-    if (!PyDict_Check(data) || !PyDict_Check(clean)) {
+    if (!PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "fields_clean() takes two dicts");
         return NULL;
     }
-    while (PyDict_Next(data, &pos, &key, &value)) {
-        /* borrowed references; nothing below runs Python code that could
-           change `data` except __hash__/__eq__ of an odd key or value, and
-           those only ever see objects `data` still holds */
-        Py_INCREF(key);
-        Py_INCREF(value);
-        values = PyDict_GetItemWithError(clean, key);
-        if (values == NULL || !PyAnySet_Check(values)) {
-            Py_DECREF(key);
-            Py_DECREF(value);
-            if (PyErr_Occurred()) {
-                PyErr_Clear(); /* an unhashable key: not known clean */
-            }
-            Py_RETURN_FALSE;
-        }
-        Py_INCREF(values);
-        found = PySet_Contains(values, value);
-        Py_DECREF(values);
-        Py_DECREF(key);
-        Py_DECREF(value);
-        if (found != 1) {
-            if (found < 0) {
-                PyErr_Clear(); /* an unhashable value: not known clean */
-            }
-            Py_RETURN_FALSE;
-        }
-    }
-    Py_RETURN_TRUE;
+    return PyBool_FromLong(fields_known_clean(args[0], args[1]));
 }
 
 PyDoc_STRVAR(fields_clean_doc,
@@ -1368,36 +1381,6 @@ PyDoc_STRVAR(fields_clean_doc,
 
 /* ------------------------------------------------------------------------ */
 /* clean_records: which records of a batch the masking processor must see     */
-
-static int
-fields_known_clean(PyObject *data, PyObject *clean)
-{
-    PyObject *key, *value, *values;
-    Py_ssize_t pos = 0;
-    int found;
-
-    while (PyDict_Next(data, &pos, &key, &value)) {
-        Py_INCREF(key);
-        Py_INCREF(value);
-        values = PyDict_GetItemWithError(clean, key);
-        if (values == NULL || !PyAnySet_Check(values)) {
-            Py_DECREF(key);
-            Py_DECREF(value);
-            PyErr_Clear();
-            return 0;
-        }
-        Py_INCREF(values);
-        found = PySet_Contains(values, value);
-        Py_DECREF(values);
-        Py_DECREF(key);
-        Py_DECREF(value);
-        if (found != 1) {
-            PyErr_Clear();
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* 1 if *d* (a record's context or static dict) is empty or the masker's
    cached clean dict of the same size; 0 otherwise */
@@ -1521,9 +1504,8 @@ PyDoc_STRVAR(clean_records_doc,
 static PyObject *
 unknown_keys(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *data, *clean, *key, *value, *values, *out;
+    PyObject *data, *clean, *key, *value, *out;
     Py_ssize_t pos = 0;
-    int found;
 
     if (nargs != 2) {
         PyErr_Format(PyExc_TypeError, "unknown_keys() takes exactly 2 arguments (%zd given)", nargs);
@@ -1540,26 +1522,10 @@ unknown_keys(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     while (PyDict_Next(data, &pos, &key, &value)) {
-        Py_INCREF(key);
-        Py_INCREF(value);
-        found = 0;
-        values = PyDict_GetItemWithError(clean, key);
-        if (values != NULL && PyAnySet_Check(values)) {
-            Py_INCREF(values);
-            found = PySet_Contains(values, value);
-            Py_DECREF(values);
+        if (!pair_known_clean(clean, key, value) && PyList_Append(out, key) < 0) {
+            Py_DECREF(out);
+            return NULL;
         }
-        if (found != 1) {
-            PyErr_Clear(); /* unhashable: not known clean */
-            if (PyList_Append(out, key) < 0) {
-                Py_DECREF(key);
-                Py_DECREF(value);
-                Py_DECREF(out);
-                return NULL;
-            }
-        }
-        Py_DECREF(key);
-        Py_DECREF(value);
     }
     return out;
 }
@@ -1691,9 +1657,9 @@ plain_value_needs_python(PyObject *value, PyObject *clean_strings, Py_ssize_t mi
 static PyObject *
 scan_fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *data, *clean_values, *kinds, *clean_strings, *key, *value, *values, *kind, *out = NULL;
+    PyObject *data, *clean_values, *kinds, *clean_strings, *key, *value, *kind, *out = NULL;
     Py_ssize_t pos = 0, min_text, cache_limit, cache_max_len;
-    int found, needs, all_known = 1;
+    int needs, all_known = 1;
 
     if (nargs != 7) {
         PyErr_Format(PyExc_TypeError, "scan_fields() takes exactly 7 arguments (%zd given)", nargs);
@@ -1718,18 +1684,10 @@ scan_fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
         return NULL;
     }
     while (PyDict_Next(data, &pos, &key, &value)) {
-        Py_INCREF(key);
-        Py_INCREF(value);
-        found = 0;
-        values = PyDict_GetItemWithError(clean_values, key);
-        if (values != NULL && PyAnySet_Check(values)) {
-            Py_INCREF(values);
-            found = PySet_Contains(values, value);
-            Py_DECREF(values);
-        }
-        if (found != 1) {
-            PyErr_Clear();
+        if (!pair_known_clean(clean_values, key, value)) {
             all_known = 0;
+            Py_INCREF(key);
+            Py_INCREF(value);
             needs = 1;
             kind = PyDict_GetItemWithError(kinds, key); /* borrowed; ints are cached */
             if (kind == NULL) {
@@ -1756,9 +1714,9 @@ scan_fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs
                 Py_DECREF(out);
                 return NULL;
             }
+            Py_DECREF(key);
+            Py_DECREF(value);
         }
-        Py_DECREF(key);
-        Py_DECREF(value);
     }
     if (all_known) {
         Py_DECREF(out);
