@@ -654,19 +654,22 @@ class Dispatcher:
         if processors and tuple(processors) != (add_trace_ids,):
             return None
         with_trace_ids = bool(processors)
-        modules = sys.modules
-        counts = level_counts
+        imported = sys.modules.get
+        counter_for = level_counts.get
         new_counter = _level_counter
+        # a configure() builds a new pipeline, so the options in force now are
+        # the ones this pipeline serves
+        queue_size = worker.options.queue_size
 
         def pipeline(record: LogRecord) -> None:
-            if with_trace_ids and modules.get("opentelemetry.trace") is not None:
+            if with_trace_ids and imported("opentelemetry.trace") is not None:
                 record = add_trace_ids(record)
             level = record.level
-            counter = counts.get(level)
+            counter = counter_for(level)
             next(counter if counter is not None else new_counter(level))
             if level >= handler_level:
                 queue = worker.queue  # read each time: a fork gives the worker a new one
-                if len(queue) >= worker.options.queue_size or worker._thread is None:
+                if len(queue) >= queue_size or worker._thread is None:
                     worker.put(record)  # full (the overflow policy), or the first record
                     return
                 queue.append(record)
