@@ -1243,6 +1243,7 @@ class Masker:
         would pass unchanged, and only the others are looked at in Python."""
         fast = self._clean_records
         indexes: Iterable[int] = range(len(records))
+        mask = self.__call__
         if fast is not None:
             ctx, static = self._ctx_cache, self._static_cache
             try:
@@ -1258,11 +1259,15 @@ class Masker:
                 )
             except Exception:
                 pass  # every record through __call__
+            else:
+                # what __call__ would check first was just checked: straight
+                # to the full path (which withholds what it cannot mask)
+                mask = self._mask_record
         if skip:
             done = set(skip)
             indexes = [i for i in indexes if i not in done]
         for i in indexes:
-            records[i] = self(records[i])
+            records[i] = mask(records[i])
 
     def _mask_record(self, record: LogRecord) -> LogRecord:
         try:
