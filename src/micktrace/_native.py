@@ -89,6 +89,32 @@ scan_fields: Optional[Callable[..., Optional[List[Any]]]] = _function("scan_fiel
 encode_records: Optional[Callable[..., bytes]] = _function("encode_records")
 
 
+_records_ready = False
+
+
+def setup_records(record_type: type[LogRecord], context_var: ContextVar[Dict[str, Any]]) -> bool:
+    """Tell the compiled speedup the LogRecord layout (``init_records``), once.
+
+    True when ``make_record`` and ``clean_records`` may be used: the logger's
+    generated methods, the masking batch check and the JSON batch encoder read
+    :func:`records_ready` to know.
+    """
+    global _records_ready
+    if make_record is None or init_records is None:
+        return False
+    try:
+        init_records(record_type, context_var)
+    except Exception:  # a build that does not match this LogRecord: use Python
+        return False
+    _records_ready = True
+    return True
+
+
+def records_ready() -> bool:
+    """True once :func:`setup_records` succeeded."""
+    return _records_ready
+
+
 def available() -> bool:
     """True when the compiled encoder is loaded and enabled."""
     return encode_record is not None

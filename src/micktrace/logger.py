@@ -387,28 +387,14 @@ _BUILD_NATIVE = """
             return self._log_call(LEVEL, msg, args, fields)"""
 
 
-_native_records = False
-
-
 def _record_builder() -> Tuple[str, str]:
     """The template's (stdlib keyword check, record building) code."""
-    global _native_records
     from . import _native
     from .context import _context
 
-    if _native.make_record is not None and _native.init_records is not None:
-        try:
-            _native.init_records(LogRecord, _context)
-        except Exception:  # a build that does not match this LogRecord: use Python
-            return _CHECK_PYTHON, _BUILD_PYTHON
-        _native_records = True
+    if _native.setup_records(LogRecord, _context):
         return "", _BUILD_NATIVE
     return _CHECK_PYTHON, _BUILD_PYTHON
-
-
-def _record_builder_ready() -> bool:
-    """True once the compiled speedup knows the LogRecord layout (init_records)."""
-    return _native_records
 
 
 def _install_fast_methods() -> None:

@@ -1471,9 +1471,8 @@ def _clean_records() -> Optional[Callable[..., List[int]]]:
     It reads the records' slots where the logger's compiled record builder
     told it they are, so it is used only when that builder was set up."""
     from . import _native
-    from .logger import _record_builder_ready
 
-    return _native.clean_records if _record_builder_ready() else None
+    return _native.clean_records if _native.records_ready() else None
 
 
 def build_masker(spec: Any) -> Optional[Masker]:

@@ -99,9 +99,7 @@ def _add_extras(out: Dict[str, Any], record: LogRecord) -> Dict[str, Any]:
 
 def _native_records_ready() -> bool:
     """True when the compiled speedup knows the LogRecord layout (see logger.py)."""
-    from ..logger import _record_builder_ready
-
-    return _record_builder_ready()
+    return _native.records_ready()
 
 
 def _orjson_bytes() -> Optional[Tuple[Callable[..., bytes], int]]:
