@@ -28,11 +28,16 @@ fallback: Optional[Handler] = None
 #: settings to rebuild from after shutdown()
 pending_settings: Optional[Dict[str, Any]] = None
 pid = os.getpid()
+#: time.monotonic() by which the process means to be gone (set by the exit flush,
+#: shutdown() and flush_on_signals()): network handlers stop retrying then and
+#: hand what they still hold to the fallback. None while no exit is under way.
+exit_deadline: Optional[float] = None
 
 
 def _after_fork_in_child() -> None:
-    global pid
+    global pid, exit_deadline
     pid = os.getpid()
+    exit_deadline = None
 
 
 if hasattr(os, "register_at_fork"):

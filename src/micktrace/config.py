@@ -25,6 +25,7 @@ from .handlers.base import CallableHandler, Handler, ObjectHandler
 from .handlers.console import ConsoleHandler, RichConsoleHandler
 from .handlers.file import FileHandler
 from .handlers.memory import MemoryHandler, NullHandler
+from .handlers.network import NETWORK_HANDLER_TYPES, network_handler_class
 from .integrations.stdlib_out import DefaultConsoleHandler, StdlibForwardHandler  # issue 6 (no logging import)
 from .levels import OFF, LevelLike, LogLevel, to_level
 
@@ -248,16 +249,19 @@ def build_handler(spec: Any, index: int, default_format: str) -> Handler:
 
 def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> Handler:
     htype = spec.get("type")
-    if htype in PLANNED_HANDLER_TYPES:
+    known = ", ".join(sorted([*HANDLER_TYPES, *NETWORK_HANDLER_TYPES]))
+    if htype in PLANNED_HANDLER_TYPES and htype not in NETWORK_HANDLER_TYPES:
         raise ConfigError(
             f"{key}.type",
             htype,
-            f"{', '.join(sorted(HANDLER_TYPES))} (the {htype!r} handler is not available yet in this "
+            f"{known} (the {htype!r} handler is not available yet in this "
             f"version; it will come with the '{PLANNED_HANDLER_TYPES[htype]}' extra)",
         )
     cls = HANDLER_TYPES.get(htype) if isinstance(htype, str) else None
+    if cls is None and isinstance(htype, str) and htype in NETWORK_HANDLER_TYPES:
+        cls = network_handler_class(htype)
     if cls is None:
-        raise ConfigError(f"{key}.type", htype, ", ".join(sorted(HANDLER_TYPES)))
+        raise ConfigError(f"{key}.type", htype, known)
     options: Dict[str, Any] = {}
     nested = spec.get("config", {})
     if not isinstance(nested, Mapping):
@@ -267,9 +271,10 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
     allowed = [n for n in _accepted_options(cls) if n not in ("formatter", "filters", "level", "name")]
     for name in options:
         if name not in allowed:
-            raise ConfigError(
-                f"{key}.{name}", options[name], f"the options of a {htype!r} handler: {', '.join(allowed)}"
-            )
+            from .masking import is_sensitive_key
+
+            shown = "[REDACTED]" if is_sensitive_key(str(name)) else options[name]
+            raise ConfigError(f"{key}.{name}", shown, f"the options of a {htype!r} handler: {', '.join(allowed)}")
 
     common: Dict[str, Any] = {}
     if "level" in spec:
@@ -287,6 +292,8 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
         if not (isinstance(formatter, Formatter) or callable(formatter)):
             raise ConfigError(f"{key}.formatter", formatter, "a Formatter instance or a callable record -> str")
         common["formatter"] = formatter
+    elif getattr(cls, "encodes_itself", False) and fmt is None:
+        pass  # a network handler writes its backend's format, not the global one
     elif cls is not RichConsoleHandler or fmt not in (None, "rich", "text"):
         name = _parse_format(fmt, f"{key}.format") if fmt is not None else default_format
         if name == "rich" and cls is ConsoleHandler:

@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Opt
 
 from ._report import report
 from .errors import ConfigError
+from .handlers.fallback import write_to_fallback as _fallback_write
+from .handlers.stats import stats_of
 from .levels import LogLevel, to_level
 from .record import LogRecord
 
@@ -140,120 +142,6 @@ def parse_dispatch(value: Any, key: str, base: Optional[DispatchOptions] = None)
         if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
             raise ConfigError(f"{key}.{name}", number, "a non-negative number of seconds")
     return opts
-
-
-# ---------------------------------------------------------------------------
-# per-handler statistics
-
-
-def _count_value(counter: Any) -> int:
-    # itertools.count's next() is atomic under the GIL; its repr is "count(N)"
-    return int(repr(counter)[6:-1])
-
-
-class HandlerStats:
-    """Counters and health of one handler; read through :func:`micktrace.metrics`.
-
-    The sync path counts with ``itertools.count`` (whose ``next`` is atomic
-    under the GIL, so concurrent callers lose no increment); the worker is the
-    only writer of its own plain counters; rare events take a lock.
-    """
-
-    LATENCY_SAMPLES = 1024
-
-    def __init__(self) -> None:
-        import itertools
-
-        self.sync_emitted = itertools.count()
-        self.worker_emitted = 0
-        self._lock = threading.Lock()
-        self.failed = 0
-        self.dropped = 0
-        self.retried = 0
-        self.fallback = 0
-        self.bytes_written = 0
-        self.batches = 0
-        self.batch_records = 0
-        self.max_batch = 0
-        self.latencies: Deque[float] = collections.deque(maxlen=self.LATENCY_SAMPLES)
-        self.last_error: Optional[str] = None
-        self.last_error_time: Optional[float] = None
-        self.last_success_time: Optional[float] = None
-        self.consecutive_failures = 0
-        self.circuit_open_until = 0.0
-        self.emitted_at_error = 0
-
-    def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
-
-    def record_failure(self, exc: BaseException) -> None:
-        with self._lock:
-            self.emitted_at_error = self.emitted  # health: recovered once this grows
-            self.failed += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self.last_error_time = time.time()
-
-    @property
-    def emitted(self) -> int:
-        return _count_value(self.sync_emitted) + self.worker_emitted
-
-    def snapshot(self) -> Dict[str, Any]:
-        lat = sorted(self.latencies)
-
-        def pct(p: float) -> Optional[float]:
-            if not lat:
-                return None
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3)
-
-        return {
-            "emitted": self.emitted,
-            "failed": self.failed,
-            "dropped": self.dropped,
-            "retried": self.retried,
-            "fallback": self.fallback,
-            "bytes_written": self.bytes_written,
-            "batches": self.batches,
-            "avg_batch_size": round(self.batch_records / self.batches, 2) if self.batches else 0,
-            "max_batch_size": self.max_batch,
-            "write_latency_ms_p50": pct(0.50),
-            "write_latency_ms_p99": pct(0.99),
-        }
-
-
-def stats_of(handler: Handler) -> HandlerStats:
-    stats: Optional[HandlerStats] = handler.__dict__.get("_stats")
-    if stats is None:
-        stats = HandlerStats()
-        handler.__dict__["_stats"] = stats
-    return stats
-
-
-# ---------------------------------------------------------------------------
-# fallback
-
-
-def _fallback_write(handler: Handler, records: Sequence[LogRecord]) -> None:
-    """Put records a handler could not take on the fallback (stderr, text)."""
-    from . import _state
-    from .formatters.text import TextFormatter
-
-    stats = stats_of(handler)
-    fallback = _state.fallback
-    try:
-        if fallback is not None and fallback is not handler:
-            fallback.handle_batch(records)
-        else:
-            stream = sys.stderr or sys.__stderr__
-            if stream is None:
-                return
-            fmt = TextFormatter().format
-            stream.write("".join(f"micktrace fallback [{handler.name}]: {fmt(r)}\n" for r in records))
-            stream.flush()
-        stats.add("fallback", len(records))
-    except Exception as exc:  # the last resort failed: count, report, give up
-        report("fallback handler", exc)
-        stats.add("dropped", len(records))
 
 
 # ---------------------------------------------------------------------------
@@ -507,17 +395,7 @@ class BackgroundWorker:
                     stats.circuit_open_until = time.monotonic() + opts.breaker_cooldown
                 _fallback_write(handler, batch)
                 return
-            elapsed = time.perf_counter() - started
-            stats.consecutive_failures = 0
-            stats.last_success_time = time.time()
-            stats.latencies.append(elapsed)
-            stats.batches += 1
-            stats.batch_records += len(batch)
-            if len(batch) > stats.max_batch:
-                stats.max_batch = len(batch)
-            if isinstance(written, int):
-                stats.bytes_written += written
-            stats.worker_emitted += len(batch)
+            stats.record_batch(len(batch), written, time.perf_counter() - started)
             return
 
     # -- control ------------------------------------------------------------------
@@ -759,7 +637,14 @@ def shutdown(timeout: Optional[float] = 5.0) -> bool:
     """
     from . import _state
 
-    ok = flush(timeout)
+    ending = _state.exit_deadline is None and timeout is not None
+    if ending:  # network handlers hand what they cannot deliver in time to the fallback
+        _state.exit_deadline = time.monotonic() + timeout  # type: ignore[operator]
+    try:
+        ok = flush(timeout)
+    finally:
+        if ending:
+            _state.exit_deadline = None
     for worker in all_workers():
         worker.stop(0.5)
     with _state.lock:
@@ -791,8 +676,12 @@ def _exit_timeout() -> float:
 
 
 def _flush_at_exit() -> None:
+    from . import _state
+
     try:
-        if not flush(_exit_timeout()):
+        timeout = _exit_timeout()
+        _state.exit_deadline = time.monotonic() + timeout
+        if not flush(timeout):
             sys.stderr.write("micktrace: some records were still queued when the exit timeout ran out\n")
     except Exception:
         pass
@@ -826,7 +715,7 @@ def _after_fork_in_child() -> None:
     for handler in cfg.handlers if cfg is not None else ():
         stats = handler.__dict__.get("_stats")
         if stats is not None:
-            stats._lock = threading.Lock()
+            stats.after_fork()
         try:
             handler.after_fork()
         except Exception as exc:
@@ -856,6 +745,9 @@ def flush_on_signals(*signals: int, timeout: float = 5.0) -> None:
     chosen = signals or (_signal.SIGTERM,)
 
     def on_signal(signum: int, frame: Any) -> None:
+        from . import _state
+
+        _state.exit_deadline = time.monotonic() + timeout
         flush(timeout)
         previous = _previous_handlers.get(signum, _signal.SIG_DFL)
         if callable(previous):

@@ -6,7 +6,9 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import _report, _state
-from .dispatch import BackgroundWorker, _count_value, level_counts, stats_of
+from .dispatch import BackgroundWorker, level_counts
+from .handlers.stats import count_value as _count_value
+from .handlers.stats import stats_of
 from .levels import level_name
 
 #: errors or drops within this many seconds make a handler "degraded"
@@ -29,6 +31,19 @@ def _handler_rows() -> List[Tuple[str, Any, Optional[BackgroundWorker]]]:
     return rows
 
 
+def _own(handler: Any, what: str) -> Dict[str, Any]:
+    """A handler's own health() or metrics() (see Handler), never raising."""
+    method = getattr(handler, what, None)
+    if not callable(method):
+        return {}
+    try:
+        result = method()
+    except Exception as exc:
+        _report.report(f"handler {getattr(handler, 'name', '?')!r}", exc, f"failed to report its {what}")
+        return {}
+    return dict(result) if isinstance(result, dict) else {}
+
+
 def metrics() -> Dict[str, Any]:
     """Counters since the process started (per handler: since it was created).
 
@@ -49,6 +64,13 @@ def metrics() -> Dict[str, Any]:
     high_water = 0
     for name, handler, worker in _handler_rows():
         row = stats_of(handler).snapshot()
+        own = _own(handler, "metrics")
+        if own:
+            # a network handler counts what reached the backend: that is "emitted"
+            row["emitted"] = own.get("delivered", row["emitted"])
+            row["bytes_written"] = own.get("bytes_sent", row["bytes_written"])
+            row["batches"] = own.get("batches_sent", row["batches"])
+            row.update(own)
         row["dispatch"] = "background" if worker is not None else "sync"
         if worker is not None:
             depth = worker.depth
@@ -105,7 +127,16 @@ def health() -> Dict[str, Any]:
             last_error = str(getattr(handler, "last_error", None))
             if status == "healthy" and now - last_error_time < HEALTH_WINDOW:
                 status = "degraded"
+        own = _own(handler, "health")
+        state = own.get("state")
+        if isinstance(state, str) and state != "ok":
+            status = "failing" if state.startswith(("unauthorized", "circuit_open")) else max(
+                status, "degraded", key=rank.__getitem__
+            )
+            last_error = own.get("last_error", last_error)
+            circuit_open = circuit_open or state.startswith(("unauthorized", "circuit_open"))
         handlers[name] = {
+            **own,
             "status": status,
             "last_error": last_error,
             "last_error_time": last_error_time,

@@ -120,4 +120,8 @@ def capture_logs() -> CapturedLogs:
     return CapturedLogs()
 
 
-__all__ = ["CapturedLogs", "capture_logs"]
+# the handler conformance kit lives in its own module (it drives configure(),
+# which sits above this module's capture helpers); it is part of the testing API
+from .conformance import ConformanceReport, check_handler  # noqa: E402
+
+__all__ = ["CapturedLogs", "ConformanceReport", "capture_logs", "check_handler"]

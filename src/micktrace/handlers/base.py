@@ -13,7 +13,7 @@ and :class:`CallableHandler`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._report import report
 from ..formatters.base import Formatter
@@ -69,6 +69,11 @@ class Handler:
         self._format = formatter.format if isinstance(formatter, Formatter) else formatter
 
     # -- the record path ---------------------------------------------------------
+    def enabled(self, level: int) -> bool:
+        """True when a record at *level* would be written (the dispatcher checks
+        ``level`` directly on the hot path; this is the protocol's spelling)."""
+        return level >= self.level
+
     def handle(self, record: LogRecord) -> None:
         """Filter, format and write one record. May raise: the caller isolates it."""
         for accept in self.filters:
@@ -123,6 +128,19 @@ class Handler:
 
     def after_fork(self) -> None:
         """Called in a forked child: replace any lock another thread may have held."""
+
+    # -- monitoring ------------------------------------------------------------------
+    def health(self) -> Dict[str, Any]:
+        """This handler's own view of its health, merged into :func:`micktrace.health`.
+
+        The dispatcher already tracks failures, drops and the circuit of every
+        handler; a handler with state of its own (a network handler's circuit,
+        a file handler's last rotation error) adds it here."""
+        return {}
+
+    def metrics(self) -> Dict[str, Any]:
+        """Counters of this handler's own, merged into :func:`micktrace.metrics`."""
+        return {}
 
     @property
     def needs_caller(self) -> bool:
