@@ -939,6 +939,46 @@ def test_fork_while_another_thread_writes(tmp_path: Path) -> None:
     assert sorted(lines) == sorted(["parent", "parent again", *[f"child {i}" for i in range(100)]])
 
 
+COUNT_AFTER_FORK = r"""
+import json, os, sys
+import micktrace
+from micktrace.handlers.file import FileHandler
+calls = []
+original = FileHandler.after_fork
+def counting(self):
+    calls.append(self.name)
+    original(self)
+FileHandler.after_fork = counting
+micktrace.configure(dispatch="sync", handlers=[
+    {"type": "file", "path": sys.argv[1] + "/configured.log", "name": "configured", "rotation": "1 MB"},
+])
+standalone = FileHandler(sys.argv[1] + "/standalone.log", name="standalone")
+replaced = micktrace.configure().handlers[0]
+micktrace.configure(dispatch="sync", handlers=[{"type": "memory", "name": "memory"}])  # closes "configured"
+kept = FileHandler(sys.argv[1] + "/kept.log", name="kept")
+micktrace.configure(dispatch="sync", handlers=[{"type": "memory", "name": "memory"}, kept])
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, json.dumps(sorted(calls)).encode())
+    os._exit(0)
+os.close(write)
+print(os.read(read, 4096).decode())
+_, status = os.waitpid(pid, 0)
+print(calls, status)
+"""
+
+
+def test_after_fork_runs_once_per_file_handler_in_a_forked_child(tmp_path: Path) -> None:
+    # the dispatcher resets the handlers of the configuration, the file handler's
+    # own hook resets the others: every live file handler exactly once
+    proc = run_python(COUNT_AFTER_FORK, str(tmp_path), timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    child, parent = proc.stdout.splitlines()
+    assert json.loads(child) == ["configured", "kept", "standalone"]
+    assert parent == "[] 0"  # nothing runs in the parent
+
+
 def test_import_starts_nothing_and_compression_starts_its_thread_on_first_rotation(tmp_path: Path) -> None:
     code = r"""
 import sys, threading, micktrace

@@ -1,5 +1,13 @@
-"""The file handler: appends lines to a file, rotates, retains and compresses,
-and stays correct with several threads and processes writing the same path.
+"""The file handler: appends lines to a file (the record and batch paths and
+the write itself), drives rotation, and stays correct with several threads and
+processes writing the same path.
+
+May import the standard library, :mod:`micktrace._report`,
+:mod:`micktrace.errors`, :mod:`micktrace.record` (types only) and these modules of
+:mod:`micktrace.handlers`: ``base``, ``_files``, ``_watch``, ``_fork`` and the ``rotation``
+package (which never imports this module). The rotation package is imported
+only by a handler that rotates, retains or compresses, so a plain file handler
+(and ``import micktrace``) does not load it.
 
 See docs/file-handler.md for the options and for how several processes rotate
 one file exactly once without losing or duplicating a record.
@@ -10,11 +18,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from .._report import report
 from ..errors import ConfigError
+from . import _fork
+from ._files import fdatasync, open_file
+from ._watch import WATCH_INTERVAL, Watch, names_file
 from .base import Handler
 
 if TYPE_CHECKING:
@@ -23,60 +33,8 @@ if TYPE_CHECKING:
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-_fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
-#: with ``watch=True``: seconds between checks that the path still names the open file
-WATCH_INTERVAL = 1.0
 #: seconds a failed rotation waits before it is tried again (the records keep going to the current file)
 ROTATION_RETRY = 5.0
-
-
-def open_file(path: str, flags: int, permissions: int) -> int:
-    """Open *path*, creating it with exactly *permissions* if it does not exist.
-
-    The bits are applied with ``fchmod`` after creating, so the umask does not
-    loosen or tighten them: the option says what the file's mode is.
-    """
-    flags |= getattr(os, "O_CLOEXEC", 0)
-    for _ in range(3):
-        try:
-            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, permissions)
-        except FileExistsError:
-            try:
-                return os.open(path, flags)
-            except FileNotFoundError:  # removed between the two calls: try again
-                continue
-        try:
-            os.fchmod(fd, permissions)
-        except OSError:
-            pass
-        return fd
-    return os.open(path, flags | os.O_CREAT, permissions)
-
-
-_fork_lock = threading.Lock()
-_live_handlers: Optional[weakref.WeakSet[FileHandler]] = None
-
-
-def _track_for_fork(handler: FileHandler) -> None:
-    """Registered on the first file handler, not at import: a handler made
-    outside configure() also gets fresh locks in a forked child."""
-    global _live_handlers
-    with _fork_lock:
-        if _live_handlers is None:
-            _live_handlers = weakref.WeakSet()
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_after_fork_in_child)
-        _live_handlers.add(handler)
-
-
-def _after_fork_in_child() -> None:
-    global _fork_lock
-    _fork_lock = threading.Lock()
-    for handler in list(_live_handlers or ()):
-        try:
-            handler.after_fork()
-        except Exception:
-            pass
 
 
 class FileHandler(Handler):
@@ -146,7 +104,7 @@ class FileHandler(Handler):
             raise ConfigError(
                 "encoding_errors", encoding_errors, "a codec error handler: backslashreplace, replace, ignore, strict"
             ) from None
-        self._watch_every = _seconds_option("watch", watch, allow_zero=True, true_means=WATCH_INTERVAL)
+        self._watch = Watch(_seconds_option("watch", watch, allow_zero=True, true_means=WATCH_INTERVAL))
         self._sync_every = _seconds_option("fsync", fsync, allow_zero=False, true_means=0.0)
         if not isinstance(utc, bool):
             raise ConfigError("utc", utc, "True or False")
@@ -164,6 +122,8 @@ class FileHandler(Handler):
         self._compressor: Optional[Compressor] = None
         self.compression: Optional[str] = None
         if rotation is not None or retention is not None or compression is not None:
+            # imported here, not at the top, so that a plain file handler never loads
+            # the rotation package (there is no cycle: rotation never imports this module)
             from . import rotation as _rotation
 
             if rotation is None:
@@ -204,7 +164,6 @@ class FileHandler(Handler):
         self._rotate_at: Optional[float] = None
         self._generation = b""
         self._rotation_paused_until = 0.0
-        self._next_watch = 0.0
         self._next_sync = 0.0
         # after a write failed part-way: the file whose last line is cut short,
         # and the batch whose first complete lines are already in the file
@@ -212,7 +171,7 @@ class FileHandler(Handler):
         self._resume: Optional[Tuple[bytes, int]] = None
 
         if self._max_bytes is not None or self._schedules:
-            from . import rotation as _rotation
+            from . import rotation as _rotation  # loaded only when rotating (see above)
 
             self._file_lock = _rotation.FileLock(self.path, permissions)
             self._names = _rotation.RotatedNames(self.path, utc)
@@ -233,7 +192,7 @@ class FileHandler(Handler):
             self._open(truncate=mode == "w")
         if not kwargs.get("name"):
             self.name = f"file:{self.path}"
-        _track_for_fork(self)
+        _fork.track(self)  # fresh locks in a forked child
 
     # -- opening ---------------------------------------------------------------------
     def _open(self, truncate: bool = False) -> None:
@@ -276,13 +235,7 @@ class FileHandler(Handler):
         return min(schedule.next_after(t) for schedule in self._schedules)
 
     def _path_is_current(self) -> bool:
-        try:
-            st = os.stat(self.path)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        except OSError:
-            return True  # cannot tell (the directory lost its search permission): keep the open file
-        return (st.st_ino, st.st_dev) == self._ident
+        return names_file(self.path, self._ident)
 
     # -- writing -----------------------------------------------------------------------
     def write(self, line: str) -> None:
@@ -328,20 +281,8 @@ class FileHandler(Handler):
                 self._close_fd()  # reopen on the next write: the path may be fixed by then
                 raise
 
-    def _watch_due(self, batch: bool) -> bool:
-        """Check the path before every batch (cheap per record) and at most
-        once per ``watch`` seconds for single records (a ``stat`` costs more
-        than the write itself)."""
-        if self._watch_every is None:
-            return False
-        now = time.monotonic()
-        if batch or now >= self._next_watch:
-            self._next_watch = now + self._watch_every
-            return True
-        return False
-
     def _write_plain(self, data: bytes, batch: bool) -> None:
-        if self._fd < 0 or (self._watch_due(batch) and not self._path_is_current()):
+        if self._fd < 0 or (self._watch.due(batch) and not self._path_is_current()):
             self._open()
         self._write_all(data)
         self._after_write()
@@ -357,7 +298,7 @@ class FileHandler(Handler):
             for attempt in range(4):
                 if self._fd < 0 or lock.generation() != self._generation:
                     self._reopen_if_moved(lock)  # another process rotated
-                elif attempt == 0 and self._watch_due(batch):
+                elif attempt == 0 and self._watch.due(batch):
                     self._reopen_if_moved(lock)  # logrotate, or deleted
                 if attempt == 3 or not self._rotation_due(len(data)):
                     break
@@ -409,7 +350,7 @@ class FileHandler(Handler):
             now = time.monotonic()
             if now >= self._next_sync:
                 self._next_sync = now + every
-                _fdatasync(self._fd)
+                fdatasync(self._fd)
 
     # -- rotating ----------------------------------------------------------------------
     def _rotation_due(self, incoming: int) -> bool:
@@ -449,7 +390,7 @@ class FileHandler(Handler):
             try:
                 target = names.new_name(min(ended, now))
                 if self._sync_every is not None:
-                    _fdatasync(self._fd)
+                    fdatasync(self._fd)
                 os.rename(self.path, target)
             except OSError as exc:
                 self._note_error(exc)
@@ -468,7 +409,7 @@ class FileHandler(Handler):
 
     def _after_rotation(self, now: float) -> None:
         if self._max_files is not None or self._max_age is not None:
-            from .rotation import apply_retention
+            from .rotation import apply_retention  # loaded already: retention needs rotation
 
             assert self._names is not None
             try:
@@ -508,13 +449,13 @@ class FileHandler(Handler):
         if self._sync_every is not None:
             with self._lock:
                 if self._fd >= 0:
-                    _fdatasync(self._fd)
+                    fdatasync(self._fd)
 
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0 and self._sync_every is not None:
                 try:
-                    _fdatasync(self._fd)
+                    fdatasync(self._fd)
                 except OSError:
                     pass
             self._close_fd()
