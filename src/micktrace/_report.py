@@ -7,6 +7,7 @@ counted. The report itself can fail (stderr closed): that is swallowed.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -39,6 +40,16 @@ def report(source: str, exc: Optional[BaseException], what: str = "failed") -> N
             stream.flush()
     except Exception:
         pass
+
+
+def _after_fork_in_child() -> None:
+    # a parent thread may have held the lock at the fork
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def reset() -> None:

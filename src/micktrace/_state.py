@@ -1,8 +1,16 @@
-"""Process-wide state, kept in one place.
+"""Process-wide state, kept in one place: the bottom of the layers.
+
+Holds the configuration in force and how it is swapped in (:func:`install`,
+with the listeners that follow it: the logger registers one to rebind every
+logger), how the zero-config default is built on first use
+(:func:`current`, through the builder the config layer registers), the logger
+cache, active ``capture_logs`` sinks, the fallback handler and the exit
+deadline. Lower layers read the configuration here instead of importing the
+layers above them.
 
 Nothing here is created at import time except empty containers and a lock: no
 threads, no files, no handlers. The first ``get_logger`` or ``configure`` builds
-the configuration.
+the configuration. Imports nothing of micktrace.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from .config import Config
@@ -34,10 +42,39 @@ pid = os.getpid()
 exit_deadline: Optional[float] = None
 
 
+#: called with the new configuration (or None after shutdown()) by install()
+listeners: List[Callable[[Optional[Config]], None]] = []
+#: builds the zero-config default; registered by micktrace.config when it loads
+default_builder: Optional[Callable[[], Config]] = None
+
+
+def install(new: Optional[Config]) -> None:
+    """Make *new* the configuration in force (call with ``lock`` held) and tell
+    the listeners: every logger follows at once."""
+    global config, fallback
+    config = new
+    fallback = new.settings.get("fallback") if new is not None else None
+    for listener in listeners:
+        listener(new)
+
+
+def current() -> Config:
+    """The configuration in force, building the default on first use."""
+    cfg = config
+    if cfg is not None:
+        return cfg
+    if default_builder is None:
+        raise RuntimeError("micktrace.config is not loaded")
+    return default_builder()
+
+
 def _after_fork_in_child() -> None:
-    global pid, exit_deadline
+    global pid, exit_deadline, lock
     pid = os.getpid()
     exit_deadline = None
+    # a parent thread may have held the lock at the fork: in the child nobody
+    # would ever release it (bind(), get_logger() and configure() would hang)
+    lock = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -26,13 +26,12 @@ from .handlers.console import ConsoleHandler, RichConsoleHandler
 from .handlers.file import FileHandler
 from .handlers.memory import MemoryHandler, NullHandler
 from .handlers.network import NETWORK_HANDLER_TYPES, network_handler_class
-from .integrations.stdlib_out import DefaultConsoleHandler, StdlibForwardHandler  # issue 6 (no logging import)
+from .handlers.stdlib_forward import DefaultConsoleHandler, StdlibForwardHandler
 from .levels import OFF, LevelLike, LogLevel, to_level
+from .pipeline import Processor, compose
 
 if TYPE_CHECKING:
-    from .record import LogRecord
-
-Processor = Callable[["LogRecord"], Optional["LogRecord"]]
+    pass
 
 HANDLER_TYPES: Dict[str, type] = {
     "console": ConsoleHandler,
@@ -144,7 +143,7 @@ class Config:
         #: When the background worker masks (dispatcher.masks_in_worker), the
         #: masking processor (always the first) is left to it.
         caller_side = processors[1:] if dispatcher.masks_in_worker else processors
-        self.pipeline = dispatcher.fused_pipeline(caller_side) or _pipeline(caller_side, dispatcher.emit)
+        self.pipeline = dispatcher.fused_pipeline(caller_side) or compose(caller_side, dispatcher.emit)
 
     def level_for(self, name: str) -> int:
         """The effective level of logger *name*: disabled > per-prefix level > global."""
@@ -165,42 +164,6 @@ class Config:
 
 # ---------------------------------------------------------------------------
 # building handlers
-
-
-def _pipeline(processors: Tuple[Processor, ...], emit: Callable[[LogRecord], None]) -> Callable[[LogRecord], None]:
-    """*processors* then *emit*, as one function specialised for the count."""
-    if not processors:
-        return emit
-    if len(processors) == 1:
-        (first,) = processors
-
-        def run_one(record: LogRecord) -> None:
-            result = first(record)
-            if result is not None:
-                emit(result)
-
-        return run_one
-    if len(processors) == 2:
-        first, second = processors
-
-        def run_two(record: LogRecord) -> None:
-            result = first(record)
-            if result is not None:
-                result = second(result)
-                if result is not None:
-                    emit(result)
-
-        return run_two
-
-    def run_all(record: LogRecord) -> None:
-        result: Optional[LogRecord] = record
-        for processor in processors:
-            result = processor(result)  # type: ignore[arg-type]
-            if result is None:
-                return
-        emit(result)  # type: ignore[arg-type]
-
-    return run_all
 
 
 def previous_handlers(previous: Optional[Config]) -> Tuple[Handler, ...]:
@@ -572,8 +535,8 @@ def configure(
         new = _build(base, previous, rebuild)
         _swap(new, previous)
     # -- issue 6: outside the lock, since it takes stdlib logging's lock
-    if capture_stdlib is not None or "micktrace.integrations.stdlib" in sys.modules:
-        from .integrations.stdlib import apply_capture_setting
+    if capture_stdlib is not None or "micktrace.stdlib_capture" in sys.modules:
+        from .stdlib_capture import apply_capture_setting  # loads logging: only when asked
 
         apply_capture_setting(new, capture_stdlib, reset)
     # -- end issue 6
@@ -581,11 +544,7 @@ def configure(
 
 
 def _swap(new: Config, previous: Optional[Config]) -> None:
-    from .logger import rebind_all
-
-    _state.config = new
-    _state.fallback = new.settings.get("fallback")
-    rebind_all(new)
+    _state.install(new)  # every logger follows (the logger layer listens)
     if previous is None:
         return
     # workers the new configuration does not reuse: deliver what they hold, then stop
@@ -616,6 +575,9 @@ def current_config() -> Config:
                 config = _build(settings, None, True)
                 _state.config = config
     return config
+
+
+_state.default_builder = current_config
 
 
 def basic_config(**kwargs: Any) -> Config:

@@ -656,11 +656,7 @@ def shutdown(timeout: Optional[float] = 5.0) -> bool:
                 except Exception as exc:
                     report(f"handler {handler.name!r}", exc, "failed to close")
             _state.pending_settings = cfg.settings
-            _state.config = None
-            from .config import current_config
-            from .logger import rebind_all
-
-            rebind_all(current_config())
+            _state.install(None)  # the loggers rebuild from the same settings
     return ok
 
 

@@ -23,6 +23,7 @@ from ._exceptions import ExcInfoArg, normalize_exc_info
 from ._report import report
 from .context import current as _current_context
 from .levels import LEVEL_NAMES, LevelLike, LogLevel, to_level, to_loglevel
+from .pipeline import finish as _finish
 from .record import LogRecord
 from .serialize import safe_repr, safe_str
 
@@ -132,21 +133,7 @@ class Logger:
 
     def _finish(self, record: LogRecord, cfg: Config) -> None:
         """Processors, the level check and capture sinks (the less common path)."""
-        if not _state.captures:
-            if record.level >= self._level:
-                cfg.pipeline(record)
-            return
-        if cfg.processors:
-            for processor in cfg.processors:
-                result = processor(record)
-                if result is None:
-                    return
-                record = result
-        if record.level >= self._level:
-            cfg.emit(record)
-        if _state.captures:
-            for sink in _state.captures:
-                sink.append(record)
+        _finish(record, cfg, self._level)
 
     def _log(
         self,
@@ -475,6 +462,15 @@ def rebind_all(cfg: Config) -> None:
     """Re-apply *cfg* to every live logger (called under the state lock)."""
     for logger in list(_state.all_loggers):
         _apply(logger, cfg)
+
+
+def _follow(cfg: Optional[Config]) -> None:
+    # a listener of _state.install(): None means shutdown() dropped the
+    # configuration, and the next one is built from the same settings
+    rebind_all(cfg if cfg is not None else _config())
+
+
+_state.listeners.append(_follow)
 
 
 def get_logger(name: Optional[str] = None) -> Logger:

@@ -16,132 +16,24 @@ The other direction (micktrace records into stdlib) is in
 from __future__ import annotations
 
 import logging
-import threading
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from .. import _state
 from .._report import report
-from ..context import current as _current_context
-from ..levels import LevelLike, to_level, to_loglevel
-from ..serialize import safe_repr, safe_str
-from .stdlib_out import (
-    FIELDS_ATTR,
-    MESSAGE_ATTR,
-    RECORD_ATTR,
-    StdlibForwardHandler,
-    StdlibRecord,
-    stdlib_configured,
-    to_stdlib,
+from ..formatters import formatter_for
+from ..handlers.stdlib_forward import RECORD_ATTR, StdlibForwardHandler, StdlibRecord, stdlib_configured, to_stdlib
+from ..stdlib_capture import (
+    StdlibHandler,
+    StdlibInterception,
+    active_interception,
+    apply_capture_setting,
+    from_stdlib,
+    intercept_stdlib,
+    submit,
 )
 
 if TYPE_CHECKING:
-    from ..config import Config
     from ..record import LogRecord
-
-# what every stdlib LogRecord has; anything else on one came from ``extra=``
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
-    RECORD_ATTR,
-    FIELDS_ATTR,
-    MESSAGE_ATTR,
-}
-
-
-def _message(std: logging.LogRecord) -> str:
-    try:
-        return std.getMessage()
-    except Exception as exc:
-        # stdlib would print "--- Logging error ---" and drop the record; keep it
-        report(f"stdlib record from {std.name!r}: formatting the message", exc)
-        return f"{safe_str(std.msg)} {safe_repr(std.args)}"
-
-
-def from_stdlib(std: logging.LogRecord, config: Optional[Config] = None, caller: Optional[bool] = None) -> StdlibRecord:
-    """The micktrace record for a stdlib record.
-
-    Keeps the logger name, level, time, thread, message (``%``-formatted),
-    ``exc_info``, ``stack_info`` and the ``extra=`` fields; adds the micktrace
-    context active in the calling thread or task and the configured static
-    fields. The caller's file, line and function are kept when *caller* is
-    true (default: when the configuration records callers).
-    """
-    from ..config import current_config
-
-    cfg = config if config is not None else current_config()
-    data: Dict[str, Any] = {k: v for k, v in std.__dict__.items() if k not in _STANDARD_ATTRS}
-    exc_info = std.exc_info if std.exc_info and std.exc_info[0] is not None else None
-    if caller is None:
-        caller = cfg.caller
-    record = StdlibRecord(
-        std.created,
-        to_loglevel(std.levelno),
-        std.name,
-        _message(std),
-        data,
-        _current_context(),
-        cfg.static,
-        exc_info,
-        std.stack_info,
-        std.thread or threading.get_ident(),
-        std.process or _state.pid,
-        std.pathname if caller else None,
-        std.lineno if caller else None,
-        std.funcName if caller else None,
-    )
-    record.stdlib_record = std
-    return record
-
-
-def submit(std: logging.LogRecord) -> None:
-    """Run a stdlib record through micktrace: level of the micktrace logger of
-    the same name, processors, handlers, and any active ``capture_logs``."""
-    if std.__dict__.get(RECORD_ATTR) is not None:
-        return  # micktrace forwarded it to stdlib: it has been delivered already
-    from ..logger import get_logger
-
-    name = std.name
-    logger = _state.loggers.get(name) or get_logger(name)
-    level = std.levelno
-    if level < logger._level and not _state.captures:
-        return
-    from ..config import current_config
-
-    cfg = current_config()
-    logger._finish(from_stdlib(std, cfg), cfg)  # the same steps as a micktrace call
-
-
-class StdlibHandler(logging.Handler):
-    """A :class:`logging.Handler` that sends stdlib records into micktrace.
-
-    ``dictConfig({"handlers": {"mt": {"class": "micktrace.StdlibHandler"}}, ...})``
-    works. Records micktrace itself forwarded to stdlib are ignored, so the two
-    directions never loop. The handler takes no lock: micktrace's handlers do
-    their own locking.
-    """
-
-    #: stdlib_configured() does not count handlers that carry this (BRIDGE_ATTR)
-    micktrace_bridge = True
-
-    def __init__(self, level: LevelLike = logging.NOTSET) -> None:
-        super().__init__(to_level(level) if isinstance(level, str) else level)
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        result: Any = self.filter(record)
-        if isinstance(result, logging.LogRecord):  # Python 3.12+: a filter may replace the record
-            record = result
-        if result:
-            self.emit(record)
-        return bool(result)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            submit(record)
-        except Exception as exc:  # logging must not raise into the application
-            report("stdlib bridge", exc)
-
 
 class StdlibFormatter(logging.Formatter):
     """A :class:`logging.Formatter` that writes micktrace's formats.
@@ -170,8 +62,6 @@ class StdlibFormatter(logging.Formatter):
         defaults: Optional[Dict[str, Any]] = None,
         caller: bool = False,
     ) -> None:
-        from ..formatters import formatter_for
-
         super().__init__()
         self.format_name = format or "json"
         self.inner = formatter_for(self.format_name, "StdlibFormatter.format")
@@ -182,9 +72,7 @@ class StdlibFormatter(logging.Formatter):
         try:
             if original is not None:
                 return self.inner.format(original)  # already went through the processors
-            from ..config import current_config
-
-            cfg = current_config()
+            cfg = _state.current()
             mrec: Optional[LogRecord] = from_stdlib(record, caller=self.caller)
             # masking and the other processors, as for any micktrace record
             for processor in cfg.processors:
@@ -197,166 +85,6 @@ class StdlibFormatter(logging.Formatter):
             return super().format(record)
 
 
-# ---------------------------------------------------------------------------
-# intercepting everything
-
-_active: Optional[StdlibInterception] = None
-_lock = threading.RLock()
-
-
-def _wanted_level(cfg: Config) -> int:
-    """The lowest level micktrace would emit for any logger name."""
-    return min([cfg.level, *cfg.logger_levels.values()])
-
-
-class StdlibInterception:
-    """The changes :func:`intercept_stdlib` made, and their undoing.
-
-    Use ``undo()``, or the object as a context manager. ``undo()`` restores
-    the root logger's handlers and level and every other logger's handlers
-    and ``propagate`` flag exactly as they were.
-    """
-
-    def __init__(self, level: Optional[LevelLike], exclusive: bool, owner: str) -> None:
-        self.level = to_level(level) if level is not None else None
-        self.exclusive = exclusive
-        self.owner = owner
-        self.handler = StdlibHandler()
-        self.active = False
-        self._root_handlers: List[logging.Handler] = []
-        self._root_level = logging.NOTSET
-        self._others: List[Tuple[logging.Logger, List[logging.Handler], bool]] = []
-
-    def _install(self) -> None:
-        root = logging.getLogger()
-        self._root_handlers = list(root.handlers)
-        self._root_level = root.level
-        self._others = []
-        if self.exclusive:
-            for logger in list(logging.Logger.manager.loggerDict.values()):
-                if not isinstance(logger, logging.Logger):
-                    continue  # a PlaceHolder: no logger, no handlers yet
-                if logger.handlers or not logger.propagate:
-                    self._others.append((logger, list(logger.handlers), logger.propagate))
-                    for handler in list(logger.handlers):
-                        logger.removeHandler(handler)
-                    logger.propagate = True
-            for handler in list(root.handlers):
-                root.removeHandler(handler)
-        root.addHandler(self.handler)
-        self.active = True
-        self.sync_level()
-
-    def sync_level(self, cfg: Optional[Config] = None) -> None:
-        """Set the root logger's level: the one given, or the lowest one the
-        micktrace configuration emits (so stdlib does not build records
-        micktrace would drop, and drops none it would keep)."""
-        if not self.active:
-            return
-        level = self.level
-        if level is None:
-            from ..config import current_config
-
-            level = _wanted_level(cfg if cfg is not None else current_config())
-        logging.getLogger().setLevel(level)
-
-    def undo(self) -> None:
-        """Restore the stdlib state found when the interception began."""
-        global _active
-        with _lock:
-            if not self.active:
-                return
-            self.active = False
-            root = logging.getLogger()
-            for handler in list(root.handlers):
-                root.removeHandler(handler)
-            for handler in self._root_handlers:
-                root.addHandler(handler)
-            root.setLevel(self._root_level)
-            for logger, handlers, propagate in self._others:
-                for handler in list(logger.handlers):
-                    logger.removeHandler(handler)
-                for handler in handlers:
-                    logger.addHandler(handler)
-                logger.propagate = propagate
-            if _active is self:
-                _active = None
-
-    def __enter__(self) -> StdlibInterception:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.undo()
-
-    def __repr__(self) -> str:
-        state = "active" if self.active else "undone"
-        return f"<StdlibInterception {state} exclusive={self.exclusive} level={self.level}>"
-
-
-def intercept_stdlib(level: Optional[LevelLike] = None, *, exclusive: bool = True) -> StdlibInterception:
-    """Route every stdlib ``logging`` record into micktrace.
-
-    Puts a :class:`StdlibHandler` on the root logger and sets the root level
-    to *level* (default: the lowest level the micktrace configuration emits,
-    kept in step by later ``configure()`` calls). With *exclusive* (the
-    default) every other handler is taken off the root and all other loggers,
-    and those loggers propagate to the root, so each record is written once,
-    by micktrace; a library that configures its own handlers later (uvicorn's
-    ``log_config``, for instance) must be told not to.
-
-    Calling it again replaces the previous interception. Returns a
-    :class:`StdlibInterception`; its ``undo()`` (or leaving its ``with``
-    block) restores what was there before.
-    """
-    return _intercept(level, exclusive, "intercept_stdlib")
-
-
-def _intercept(level: Optional[LevelLike], exclusive: bool, owner: str) -> StdlibInterception:
-    global _active
-    with _lock:
-        new = StdlibInterception(level, exclusive, owner)  # validates the level first
-        if _active is not None:
-            _active.undo()
-        new._install()
-        _active = new
-        return new
-
-
-def active_interception() -> Optional[StdlibInterception]:
-    """The interception in force, if any."""
-    return _active
-
-
-def apply_capture_setting(cfg: Config, requested: Optional[bool], reset: bool) -> None:
-    """Called by ``configure()`` after the new configuration is in force.
-
-    ``capture_stdlib=True`` intercepts (unless already intercepting),
-    ``capture_stdlib=False`` undoes any interception, and ``reset=True``
-    undoes one that ``configure`` made. The root level follows the new
-    configuration unless a level was given to :func:`intercept_stdlib`.
-    """
-    with _lock:
-        active = _active
-        if requested is True:
-            if active is None:
-                _intercept(None, True, "configure")
-            else:
-                active.sync_level(cfg)
-        elif requested is False:
-            if active is not None:
-                active.undo()
-        elif active is not None:
-            if reset and active.owner == "configure":
-                active.undo()
-            else:
-                active.sync_level(cfg)
-
-
 __all__ = [
     "StdlibForwardHandler",
     "StdlibFormatter",
@@ -364,6 +92,7 @@ __all__ = [
     "StdlibInterception",
     "StdlibRecord",
     "active_interception",
+    "apply_capture_setting",
     "from_stdlib",
     "intercept_stdlib",
     "stdlib_configured",
