@@ -1,3 +1,5 @@
+"""``python -m micktrace``: the command line (see micktrace.cli)."""
+
 import sys
 
 from .cli import main

@@ -4,7 +4,8 @@ Holds :class:`BatchLimits` (each backend's published limits: records and bytes
 per request, bytes per record, per-record overhead, time span and order),
 :class:`Item` (one encoded record waiting to be sent) and :class:`Backlog`
 (a FIFO bounded in bytes, from which :meth:`Backlog.take_batch` takes the
-longest prefix that fits the limits).
+longest prefix that fits the limits), :class:`BatchResult` (what a partly
+successful send reports) and :func:`shortened` (a record cut to fit).
 
 Imports nothing of micktrace above the record.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import TYPE_CHECKING, Any, Deque, List, Optional
+from typing import TYPE_CHECKING, Any, Deque, List, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -167,6 +168,48 @@ class Backlog:
         self.items.clear()
         self.bytes = 0
         return out
+
+
+class BatchResult:
+    """What a partly successful ``send`` reports: indexes (into the batch it was
+    given) of records to send again, and of records the backend rejected for
+    good, each with the backend's reason. Everything else was delivered."""
+
+    __slots__ = ("rejected", "retry", "retry_after")
+
+    def __init__(
+        self,
+        retry: Sequence[int] = (),
+        rejected: Sequence[Tuple[int, str]] = (),
+        retry_after: Optional[float] = None,
+    ) -> None:
+        self.retry = list(retry)
+        self.rejected = list(rejected)
+        self.retry_after = retry_after
+
+
+def shortened(record: LogRecord, max_bytes: int, size: int) -> LogRecord:
+    """A copy of *record* (*size* bytes encoded) that fits *max_bytes*: the
+    message cut with a visible marker (or, when the fields made it too large,
+    the marker added), the fields replaced by a note of what was cut."""
+    from ...record import LogRecord
+
+    message = truncate_text(record.message, max(64, max_bytes // 2))
+    if message == record.message:  # the fields made it too large: say so where a reader looks
+        message += TRUNCATION_MARKER.format(dropped=size - len(message), size=size)
+    return LogRecord(
+        record.timestamp,
+        record.level,
+        record.logger_name,
+        message,
+        {"micktrace_truncated": True, "original_size": size},
+        {},
+        dict(record.static),
+        None,
+        None,
+        record.thread_id,
+        record.process_id,
+    )
 
 
 def truncate_text(text: str, max_bytes: int) -> str:

@@ -44,36 +44,17 @@ from ...errors import ConfigError
 from ..base import Handler
 from ..fallback import write_to_fallback
 from ..stats import stats_of
-from .batching import TRUNCATION_MARKER, Backlog, BatchLimits, Item, truncate_text
-from .retry import PERMANENT, TOO_LARGE, UNAUTHORIZED, Backoff, DeliveryError, classify
+from .batching import Backlog, BatchLimits, BatchResult, Item, shortened
+from .delivery import CIRCUIT_OPEN, OK, STATE_UNAUTHORIZED, DeliveryLoop
+from .retry import Backoff, DeliveryError, classify
 
 if TYPE_CHECKING:
     from ...record import LogRecord
 
-OK = "ok"
-RETRYING = "retrying"
-CIRCUIT_OPEN = "circuit_open"
-STATE_UNAUTHORIZED = "unauthorized"
+__all__ = ["BatchResult", "NetworkHandler"]
+
 OVERFLOW_POLICIES = ("block", "drop_newest", "drop_oldest")
 REDACTED = "[REDACTED]"
-
-
-class BatchResult:
-    """What a partly successful ``send`` reports: indexes (into the batch it was
-    given) of records to send again, and of records the backend rejected for
-    good, each with the backend's reason. Everything else was delivered."""
-
-    __slots__ = ("rejected", "retry", "retry_after")
-
-    def __init__(
-        self,
-        retry: Sequence[int] = (),
-        rejected: Sequence[Tuple[int, str]] = (),
-        retry_after: Optional[float] = None,
-    ) -> None:
-        self.retry = list(retry)
-        self.rejected = list(rejected)
-        self.retry_after = retry_after
 
 
 def _number(key: str, value: Any, minimum: float = 0.0, integer: bool = False) -> Any:
@@ -84,7 +65,7 @@ def _number(key: str, value: Any, minimum: float = 0.0, integer: bool = False) -
     return value
 
 
-class NetworkHandler(Handler):
+class NetworkHandler(DeliveryLoop, Handler):
     """Base class of the handlers that send records over the network.
 
     Subclasses set :attr:`limits` (and :attr:`secret_options`) and implement
@@ -175,27 +156,9 @@ class NetworkHandler(Handler):
         return classify(exc)
 
     def truncated(self, record: LogRecord, max_bytes: int, size: int) -> Any:
-        """An encoding of *record* (*size* bytes encoded) within *max_bytes*: the
-        message cut with a visible marker, fields replaced by a note of what was cut."""
-        from ...record import LogRecord
-
-        message = truncate_text(record.message, max(64, max_bytes // 2))
-        if message == record.message:  # the fields made it too large: say so where a reader looks
-            message += TRUNCATION_MARKER.format(dropped=size - len(message), size=size)
-        short = LogRecord(
-            record.timestamp,
-            record.level,
-            record.logger_name,
-            message,
-            {"micktrace_truncated": True, "original_size": size},
-            {},
-            dict(record.static),
-            None,
-            None,
-            record.thread_id,
-            record.process_id,
-        )
-        return self.encode(short)
+        """An encoding of *record* (*size* bytes encoded) within *max_bytes*
+        (see :func:`~micktrace.handlers.network.batching.shortened`)."""
+        return self.encode(shortened(record, max_bytes, size))
 
     def reset_connection(self) -> None:
         """Forget clients and connections (called in a forked child and after close)."""
@@ -368,119 +331,6 @@ class NetworkHandler(Handler):
                 self._inflight = []
                 self._changed.notify_all()
 
-    def _past_deadline(self) -> bool:
-        deadline = _state.exit_deadline
-        return deadline is not None and time.monotonic() >= deadline
-
-    def _deliver(self, batch: List[Item]) -> None:
-        parts = [batch]
-        while parts:
-            part = parts.pop(0)
-            halves = self._deliver_part(part)
-            if halves:
-                parts[:0] = halves
-
-    def _deliver_part(self, items: List[Item]) -> Optional[List[List[Item]]]:
-        """Send *items* until settled; the two halves when a rejection must be split."""
-        attempt = 0
-        while items:
-            items = [item for item in items if not item.done]
-            if not items:
-                return None
-            if self._past_deadline():
-                self._settle(items, "the exit deadline passed before delivery")
-                return None
-            if self.state in (CIRCUIT_OPEN, STATE_UNAUTHORIZED) and time.monotonic() < self._reopen_at:
-                self._settle(items, f"circuit open ({self.state}): {self.last_error}")
-                return None
-            started = time.perf_counter()
-            try:
-                result = self.send(items)
-            except Exception as exc:
-                error = self.classify(exc)
-                reason = self.scrub(error.reason)
-                self._note_error(reason, exc)
-                if error.kind == UNAUTHORIZED:
-                    self._open_circuit(STATE_UNAUTHORIZED)
-                    self._settle(items, f"unauthorized: {reason}")
-                    return None
-                if error.kind in (PERMANENT, TOO_LARGE):
-                    if len(items) > 1:
-                        middle = len(items) // 2
-                        return [items[:middle], items[middle:]]
-                    self.counters["rejected"] += 1
-                    self._settle(items, f"rejected by the backend: {reason}")
-                    return None
-                if attempt >= self.retries:
-                    self._consecutive_failures += 1
-                    if self.breaker_threshold and self._consecutive_failures >= self.breaker_threshold:
-                        self._open_circuit(CIRCUIT_OPEN)
-                    self._settle(items, f"gave up after {attempt + 1} attempts: {reason}")
-                    return None
-                attempt += 1
-                self._retry_wait(attempt, error.retry_after)
-                continue
-            self._succeeded(items, result, time.perf_counter() - started)
-            if result is None or not result.retry:
-                return None
-            items = [items[i] for i in result.retry if 0 <= i < len(items)]
-            if attempt >= self.retries:
-                self._settle(items, "gave up after retrying the items the backend asked to resend")
-                return None
-            attempt += 1
-            self._retry_wait(attempt, result.retry_after)
-        return None
-
-    def _retry_wait(self, attempt: int, retry_after: Optional[float]) -> None:
-        self.counters["retries"] += 1
-        stats_of(self).add("retried")
-        self.state = RETRYING
-        delay = self.backoff.delay(attempt, retry_after)
-        deadline = _state.exit_deadline
-        if deadline is not None:
-            delay = min(delay, max(0.0, deadline - time.monotonic()))
-        self._wake.wait(delay)
-        self._wake.clear()
-
-    def _open_circuit(self, state: str) -> None:
-        self.state = state
-        self._reopen_at = time.monotonic() + self.breaker_cooldown
-        stats_of(self).circuit_open_until = self._reopen_at
-
-    def _succeeded(self, items: List[Item], result: Optional[BatchResult], elapsed: float) -> None:
-        retry = set(result.retry) if result is not None else set()
-        rejected = dict(result.rejected) if result is not None else {}
-        delivered = [item for i, item in enumerate(items) if i not in retry and i not in rejected]
-        with self._lock:
-            fresh = self._settle_locked(delivered)
-        counters = self.counters
-        counters["delivered"] += len(fresh)
-        counters["batches_sent"] += 1
-        counters["bytes_sent"] += sum(item.size for item in fresh)
-        stats = stats_of(self)
-        stats.latencies.append(elapsed)
-        stats.consecutive_failures = 0
-        stats.circuit_open_until = 0.0
-        self._consecutive_failures = 0
-        self.state = OK
-        self.last_success_time = time.time()
-        for index, reason in rejected.items():
-            if 0 <= index < len(items):
-                counters["rejected"] += 1
-                self._settle([items[index]], self.scrub(f"rejected by the backend: {reason}"))
-
-    def _note_error(self, reason: str, exc: Optional[BaseException] = None) -> None:
-        reason = self.scrub(reason)
-        self.last_error = reason
-        self.last_error_time = time.time()
-        stats = stats_of(self)
-        with stats._lock:
-            stats.failed += 1
-            stats.last_error = reason
-            stats.last_error_time = self.last_error_time
-            stats.emitted_at_error = stats.emitted
-        report(f"handler {self.name!r}", None, f"failed: {reason}")
-
     # -- control -------------------------------------------------------------------------
     def flush(self) -> None:
         """Wait until everything accepted so far is delivered, at most
@@ -504,6 +354,13 @@ class NetworkHandler(Handler):
                 self._flush_requests -= 1
         if _state.exit_deadline is not None or self._closing:
             self._give_up("the exit deadline passed before delivery")
+
+    def abandon(self, reason: str) -> None:
+        """Hand everything held to the fallback now, and every record that
+        arrives later too (the process is about to end)."""
+        self._closing = True
+        self._wake.set()
+        self._give_up(reason)
 
     def _give_up(self, reason: str) -> None:
         with self._lock:

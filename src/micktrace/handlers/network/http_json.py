@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from ...errors import ConfigError
 from ...formatters.json import JSONFormatter
-from .batching import BatchLimits, Item
-from .engine import BatchResult, NetworkHandler
+from .batching import BatchLimits, BatchResult, Item
+from .engine import NetworkHandler
 from .http import HttpSender
 
 if TYPE_CHECKING:

@@ -1,0 +1,227 @@
+"""Flushing, exit, fork and signals for every background worker of the process.
+
+Holds the registry of live workers, :func:`flush` / :func:`aflush` /
+:func:`shutdown`, the ``atexit`` hook and the multiprocessing finalizer (with
+the exit deadline the network handlers honour), the fork hook, and the opt-in
+:func:`flush_on_signals`. Workers are reached through the registry (duck
+typed), so this module sits below the worker.
+
+May import: _state, _report, handlers.fallback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Dict, List, Optional
+
+from .. import _state
+from .._report import report
+from ..handlers.fallback import write_to_fallback
+
+#: every live BackgroundWorker (registered by the worker itself)
+workers: weakref.WeakSet[Any] = weakref.WeakSet()
+workers_lock = threading.Lock()
+_atexit_registered = False
+
+
+def ensure_exit_hooks() -> None:
+    """The atexit flush, and the finalizer a fork-started multiprocessing child
+    runs instead of atexit: registered once, when the first worker starts."""
+    global _atexit_registered
+    if not _atexit_registered:
+        with workers_lock:
+            if not _atexit_registered:
+                atexit.register(_flush_at_exit)
+                _atexit_registered = True
+    _register_multiprocessing_finalizer()
+
+
+# ---------------------------------------------------------------------------
+# module-level control
+
+
+def all_workers() -> List[Any]:
+    """The live BackgroundWorkers (those not stopped)."""
+    with workers_lock:
+        return [w for w in workers if not w._stopped]
+
+
+def flush(timeout: Optional[float] = 5.0) -> bool:
+    """Deliver every record queued so far, in every background worker, and flush
+    every handler. Returns False if *timeout* (seconds, shared) ran out."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    ok = True
+    for worker in all_workers():
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ok = worker.flush(remaining) and ok
+    cfg = _state.config
+    if cfg is not None:
+        for handler in cfg.dispatcher.sync:
+            try:
+                handler.flush()
+            except Exception as exc:
+                report(f"handler {handler.name!r}", exc, "failed to flush")
+    return ok
+
+
+async def aflush(timeout: Optional[float] = 5.0) -> bool:
+    """:func:`flush` without blocking the event loop (runs it in a thread)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, flush, timeout)
+
+
+def shutdown(timeout: Optional[float] = 5.0) -> bool:
+    """Flush everything, stop the workers and close the handlers.
+
+    Logging afterwards still works: the handlers are rebuilt from the same
+    settings (files reopened; worker threads start again on the next record).
+    """
+    ending = _state.exit_deadline is None and timeout is not None
+    if ending:  # network handlers hand what they cannot deliver in time to the fallback
+        _state.exit_deadline = time.monotonic() + timeout  # type: ignore[operator]
+    try:
+        ok = flush(timeout)
+    finally:
+        if ending:
+            _state.exit_deadline = None
+    for worker in all_workers():
+        worker.stop(0.5)
+    with _state.lock:
+        cfg = _state.config
+        if cfg is not None:
+            for handler in cfg.handlers:
+                try:
+                    handler.close()
+                except Exception as exc:
+                    report(f"handler {handler.name!r}", exc, "failed to close")
+            _state.pending_settings = cfg.settings
+            _state.install(None)  # the loggers rebuild from the same settings
+    return ok
+
+
+def _exit_timeout() -> float:
+    raw = os.environ.get("MICKTRACE_EXIT_TIMEOUT")
+    if raw:
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    workers = all_workers()
+    return max((w.options.exit_timeout for w in workers), default=5.0)
+
+
+def _flush_at_exit() -> None:
+    try:
+        timeout = _exit_timeout()
+        _state.exit_deadline = time.monotonic() + timeout
+        if not flush(timeout):
+            _abandon_at_exit()
+    except Exception:
+        pass
+
+
+def _abandon_at_exit() -> None:
+    """The exit deadline passed: what the workers and the handlers still hold
+    goes to the fallback now, from this thread, before the interpreter ends
+    the daemon threads (nothing lost silently)."""
+    left = 0
+    for worker in all_workers():
+        records = worker.drain()
+        left += len(records)
+        if records:
+            write_to_fallback(worker.handler, records, "the exit deadline passed before delivery")
+    cfg = _state.config
+    for handler in cfg.handlers if cfg is not None else ():
+        abandon = getattr(handler, "abandon", None)
+        if callable(abandon):
+            try:
+                abandon("the exit deadline passed before delivery")
+            except Exception as exc:
+                report(f"handler {getattr(handler, 'name', '?')!r}", exc, "failed to hand over at exit")
+    try:
+        sys.stderr.write(
+            f"micktrace: the exit timeout ran out; {left} queued records went to the fallback\n"
+        )
+    except Exception:
+        pass
+
+
+_mp_finalizer_pid = 0
+
+
+def _register_multiprocessing_finalizer() -> None:
+    """A fork-started multiprocessing child ends with ``os._exit()``, which skips
+    ``atexit``; multiprocessing runs its own finalizers first, so register one."""
+    global _mp_finalizer_pid
+    if _mp_finalizer_pid == os.getpid():
+        return
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    _mp_finalizer_pid = os.getpid()
+    util.Finalize(None, _flush_at_exit, exitpriority=100)
+
+
+def _after_fork_in_child() -> None:
+    global workers_lock
+    workers_lock = threading.Lock()
+    for worker in list(workers):
+        worker._after_fork_in_child()
+    # a lock held by a parent thread at the fork would never be released in the child
+    cfg = _state.config
+    for handler in cfg.handlers if cfg is not None else ():
+        stats = handler.__dict__.get("_stats")
+        if stats is not None:
+            stats.after_fork()
+        try:
+            handler.after_fork()
+        except Exception as exc:
+            report(f"handler {handler.name!r}", exc, "failed to reset after fork")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# ---------------------------------------------------------------------------
+# opt-in signal handling
+
+_previous_handlers: Dict[int, Any] = {}
+
+
+def flush_on_signals(*signals: int, timeout: float = 5.0) -> None:
+    """Flush queued records when one of *signals* (default: SIGTERM) arrives,
+    then let the signal do what it would have done: call the previous Python
+    handler, or, if it was the default action, re-deliver the signal with the
+    default action so the process ends with the usual status.
+
+    Call it from the application's main thread; a library never should.
+    """
+    import signal as _signal
+
+    chosen = signals or (_signal.SIGTERM,)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        _state.exit_deadline = time.monotonic() + timeout
+        flush(timeout)
+        previous = _previous_handlers.get(signum, _signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)
+            return
+        if previous == _signal.SIG_IGN:
+            return
+        _signal.signal(signum, _signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    for signum in chosen:
+        previous = _signal.signal(signum, on_signal)
+        if previous is not on_signal:
+            _previous_handlers[signum] = previous
+
