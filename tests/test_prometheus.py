@@ -6,6 +6,7 @@ and answering PromQL queries with the numbers that process logged."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -20,12 +21,11 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import micktrace
+from conftest import SRC, run_python
 from micktrace import _state
 from micktrace.handlers.base import Handler
 from micktrace.handlers.memory import MemoryHandler
 from micktrace.integrations import prometheus as mp
-
-from conftest import SRC, run_python
 
 PROMETHEUS = "/usr/bin/prometheus"
 
@@ -229,15 +229,14 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 
 @pytest.fixture
 def app_port(tmp_path: Path) -> Iterator[int]:
-    import os
-
     port = _free_port()
+    err = open(tmp_path / "child.err", "w")  # closed in the teardown
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(port), str(tmp_path / "app.log")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=open(tmp_path / "child.err", "w"),  # noqa: SIM115 - closed with the process
+        stderr=err,
         text=True,
         env=env,
     )
@@ -254,6 +253,7 @@ def app_port(tmp_path: Path) -> Iterator[int]:
             _stop(proc)
         if proc.stdout:
             proc.stdout.close()
+        err.close()
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def prometheus_url(app_port: int, tmp_path: Path) -> Iterator[str]:
         "    static_configs:\n"
         f"      - targets: ['127.0.0.1:{app_port}']\n"
     )
-    log = open(tmp_path / "prometheus.log", "w")  # noqa: SIM115 - closed in the teardown
+    log = open(tmp_path / "prometheus.log", "w")  # closed in the teardown
     proc = subprocess.Popen(
         [
             PROMETHEUS,
@@ -327,9 +327,8 @@ def test_prometheus_scrapes_the_numbers_the_process_logged(prometheus_url: str) 
     }
     by_logger = "sum by (logger) (micktrace_logger_records_total)"
     deadline = time.monotonic() + 60
-    answers: Dict[str, Dict[str, float]] = {}
     while True:
-        answers = {q: {k: v for k, v in _values(_query(prometheus_url, q)).items()} for q in expected}
+        answers = {q: _values(_query(prometheus_url, q)) for q in expected}
         answers[by_logger] = _values(_query(prometheus_url, by_logger), "logger")
         if answers == {**expected, by_logger: {"app.api": 10.0, "app.db": 6.0}}:
             break
