@@ -10,7 +10,7 @@ a collector with ``by_logger=True`` is registered, the configuration's pipeline
 is wrapped in a function that counts each record under its logger's name
 (see docs/prometheus.md for what that costs and which records it misses).
 
-Imports: the standard library, micktrace's monitoring and state modules, and
+Imports: the standard library, micktrace's state, dispatch and monitoring modules, and
 ``prometheus_client`` lazily (:class:`micktrace.errors.MissingExtraError` when
 it is missing). docs/prometheus.md lists every metric.
 """
@@ -22,6 +22,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import _state
+from ..dispatch import _count_value
 from ..errors import MissingExtraError
 
 if TYPE_CHECKING:
@@ -90,11 +91,6 @@ def _stop_counting() -> None:
             cfg.pipeline = original
 
 
-def _count_of(counter: Any) -> int:
-    # itertools.count's repr is "count(N)": reading it does not advance it
-    return int(repr(counter)[6:-1])
-
-
 # ---------------------------------------------------------------------------
 # the collector
 
@@ -142,7 +138,7 @@ class MicktraceCollector:
                 "micktrace_logger_records", "Records logged, by logger (counted since register()).", labels=["logger"]
             )
             for name, counter in sorted(logger_counts.items()):
-                by_logger.add_metric([name], _count_of(counter))
+                by_logger.add_metric([name], _count_value(counter))
             yield by_logger
         handlers: Dict[str, Any] = snap["handlers"]
         for key, name, doc in _HANDLER_COUNTERS:
