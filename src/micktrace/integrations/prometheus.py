@@ -10,7 +10,7 @@ a collector with ``by_logger=True`` is registered, the configuration's pipeline
 is wrapped in a function that counts each record under its logger's name
 (see docs/prometheus.md for what that costs and which records it misses).
 
-Imports: the standard library, micktrace's state, dispatch and monitoring modules, and
+Imports: the standard library, micktrace's state, handlers.stats and monitoring modules, and
 ``prometheus_client`` lazily (:class:`micktrace.errors.MissingExtraError` when
 it is missing). docs/prometheus.md lists every metric.
 """
@@ -22,7 +22,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import _state
-from ..dispatch import _count_value
+from ..handlers.stats import count_value as _count_value
 from ..errors import MissingExtraError
 
 if TYPE_CHECKING:
