@@ -22,8 +22,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import _state
-from ..handlers.stats import count_value as _count_value
 from ..errors import MissingExtraError
+from ..handlers.stats import count_value as _count_value
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric

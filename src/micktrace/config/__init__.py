@@ -1,0 +1,344 @@
+"""``configure()``: validate settings, build one immutable snapshot, swap it in.
+
+Settings accumulate: each ``configure()`` call changes only the keys it names
+(``configure(level="DEBUG")`` keeps the handlers and format), unless
+``reset=True``. For every key the effective value is, in order: the explicit
+argument (from this or an earlier call), the environment variable, the default.
+The new :class:`Config` is built completely (handlers opened) before it replaces
+the old one, so a bad configuration raises :class:`ConfigError` and leaves the
+running one untouched; then every existing logger is rebound at once.
+
+Modules: settings (keywords, environment, validation), handlers (building
+handlers from specs), snapshot (the immutable Config); this module builds a
+snapshot (:func:`_build`), swaps it in and holds the public functions.
+
+May import: _state, _report, dispatch, handlers, masking, stdlib_capture,
+integrations.otel (the trace-ids processor), and the modules of this package.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from .. import _state
+from .._report import report
+from ..dispatch import Dispatcher, DispatchOptions, parse_dispatch
+from ..errors import ConfigError
+from ..handlers.base import Handler
+from ..handlers.stdlib_forward import DefaultConsoleHandler
+from ..levels import LevelLike
+from ..pipeline import Processor
+from .handlers import COMMON_HANDLER_KEYS, HANDLER_TYPES, PLANNED_HANDLER_TYPES, build_handler, previous_handlers
+from .settings import (
+    _HANDLER_KEYS,
+    _KNOWN_KEYS,
+    DEFAULT_FORMAT,
+    DEFAULT_LEVEL,
+    ENV_ENVIRONMENT,
+    ENV_FORMAT,
+    ENV_LEVEL,
+    ENV_SERVICE,
+    ENV_VERSION,
+    _effective,
+    _validate,
+)
+from .snapshot import Config
+
+
+def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handlers: bool) -> Config:
+    level, fmt, static = _effective(settings)
+    specs = settings.get("handlers")
+    if previous is not None and not rebuild_handlers and previous.format == fmt:
+        handlers = previous.handlers
+    elif specs is None:
+        # -- issue 6: with no handlers and no format chosen, the default handler
+        # forwards to stdlib when the application configured stdlib logging
+        # (decided per record: docs/stdlib.md, "Out of micktrace")
+        if settings.get("format") is None and not (os.environ.get(ENV_FORMAT) or "").strip():
+            handlers = (DefaultConsoleHandler(),)
+        # -- end issue 6
+        else:
+            default = {"type": "rich_console" if fmt == "rich" else "console"}
+            handlers = (build_handler(default, 0, fmt),)
+    else:
+        built: List[Handler] = []
+        try:
+            for i, spec in enumerate(specs):
+                built.append(build_handler(spec, i, fmt))
+        except BaseException:
+            # the configuration is rejected: release what was already opened
+            # (handler objects passed in by the caller are theirs to close)
+            given = {id(spec) for spec in specs}
+            for handler in built:
+                if id(handler) not in given and id(handler) not in {id(h) for h in previous_handlers(previous)}:
+                    try:
+                        handler.close()
+                    except Exception:
+                        pass
+            raise
+        handlers = tuple(built)
+    caller = bool(settings.get("caller")) or any(h.needs_caller for h in handlers)
+    processors: List[Processor] = list(settings.get("processors") or ())
+    # -- issue 6: trace ids of the active OpenTelemetry span, first (integrations/otel.py)
+    from ..integrations.otel import trace_processor
+
+    otel = trace_processor()
+    if otel is not None:
+        processors.insert(0, otel)
+    # -- end issue 6
+    # -- issue 5: masking runs first, so no other processor or handler sees a secret
+    from ..masking import build_masker
+
+    masker = build_masker(settings.get("masking"))
+    if masker is not None:
+        processors.insert(0, masker)
+    # -- end issue 5
+    global_dispatch: DispatchOptions = settings.get("dispatch") or DispatchOptions()
+    modes: List[str] = []
+    options: List[DispatchOptions] = []
+    for handler in handlers:
+        own = getattr(handler, "dispatch_spec", None)
+        opts = parse_dispatch(own[0], own[1], global_dispatch) if own is not None else global_dispatch
+        modes.append(opts.mode or global_dispatch.mode or handler.default_dispatch)
+        options.append(opts)
+    # issue 4: with one background handler and no processor of the user's after
+    # masking, the worker masks (the caller is spared ~0.6 us per record)
+    deferrable = masker if masker is not None and not settings.get("processors") else None
+    dispatcher = Dispatcher(
+        handlers, modes, options, previous.dispatcher if previous is not None else None, deferrable
+    )
+    return Config(
+        level=level,
+        logger_levels=dict(settings.get("loggers") or {}),
+        disabled=frozenset(settings.get("disabled") or ()),
+        handlers=handlers,
+        static=static,
+        caller=caller,
+        processors=tuple(processors),
+        format=fmt,
+        settings=settings,
+        dispatcher=dispatcher,
+    )
+
+
+
+def configure(
+    level: Optional[LevelLike] = None,
+    format: Optional[str] = None,
+    service: Optional[str] = None,
+    version: Optional[str] = None,
+    environment: Optional[str] = None,
+    handlers: Optional[Sequence[Any]] = None,
+    loggers: Optional[Mapping[str, LevelLike]] = None,
+    fields: Optional[Mapping[str, Any]] = None,
+    caller: Optional[bool] = None,
+    processors: Optional[Sequence[Processor]] = None,
+    dispatch: Optional[Any] = None,
+    fallback: Optional[Any] = None,
+    capture_stdlib: Optional[bool] = None,
+    masking: Union[bool, Mapping[str, Any], None] = None,
+    reset: bool = False,
+    **unknown: Any,
+) -> Config:
+    """Configure micktrace for this process; callable again at any time.
+
+    Args:
+        level: the least severe level emitted (name or number). Env: ``MICKTRACE_LEVEL``.
+        format: ``"text"``, ``"json"``, ``"logfmt"``, ``"structured"`` (= json) or
+            ``"rich"``, for handlers that do not set their own. Env: ``MICKTRACE_FORMAT``.
+        service, version, environment: added to every record. Env:
+            ``MICKTRACE_SERVICE``, ``MICKTRACE_VERSION``, ``MICKTRACE_ENVIRONMENT``.
+        handlers: handler specs: ``{"type": "file", "config": {"path": "app.log"}}``
+            (options may also be given flat), Handler instances, objects with
+            ``handle(record)``, or callables taking a record.
+        loggers: per logger-name prefix levels, ``{"urllib3": "WARNING"}``.
+        fields: more fields added to every record.
+        caller: record the caller's file, line and function (costs ~0.3 µs a call).
+        processors: callables ``record -> record | None`` run on every record
+            before the handlers (None drops the record).
+        dispatch: ``"sync"`` (handlers run in the calling thread), ``"background"``
+            (a worker thread per handler writes in batches), or a dict of options
+            (``mode``, ``queue_size``, ``overflow``, ``block_timeout``, ``batch_size``,
+            ``retries``, ...; see docs/dispatch.md). Unset, each handler type uses its
+            own default: console in the caller, file and network in the background.
+            A handler spec may carry its own ``"dispatch"``.
+        fallback: the handler that receives records another handler failed to
+            deliver (default: stderr, text format).
+        capture_stdlib: True routes every stdlib ``logging`` record into micktrace
+            (as :func:`micktrace.intercept_stdlib` does, its root level following
+            this configuration); False undoes it. ``reset=True`` also undoes a
+            capture made by ``configure``. See docs/stdlib.md.
+        masking: secrets and personal data masked before any handler sees a
+            record: on by default; False switches it off; a dict configures it
+            (``keys``, ``allow_keys``, ``patterns``, ``disable``, ``styles``,
+            ``style``, ``replacement``, ``salt``, ``max_depth``). See docs/masking.md.
+        reset: forget the settings of earlier calls first.
+
+    Returns the new :class:`Config`. Raises :class:`ConfigError` for any invalid
+    value, leaving the previous configuration in place.
+    """
+    if unknown:
+        name = next(iter(unknown))
+        raise ConfigError("configure", name, "the keywords " + ", ".join(_KNOWN_KEYS))
+    given = _validate(
+        {
+            "level": level,
+            "format": format,
+            "service": service,
+            "version": version,
+            "environment": environment,
+            "handlers": handlers,
+            "loggers": loggers,
+            "fields": fields,
+            "caller": caller,
+            "processors": processors,
+            "dispatch": dispatch,
+            "fallback": fallback,
+            "capture_stdlib": capture_stdlib,
+            "masking": masking,
+        }
+    )
+    with _state.lock:
+        previous = _state.config
+        base = {} if reset or previous is None else dict(previous.settings)
+        if not reset and previous is not None and "disabled" in previous.settings:
+            base["disabled"] = previous.settings["disabled"]
+        base.update(given)
+        rebuild = reset or previous is None or any(k in given for k in _HANDLER_KEYS)
+        new = _build(base, previous, rebuild)
+        _swap(new, previous)
+    # -- issue 6: outside the lock, since it takes stdlib logging's lock
+    if capture_stdlib is not None or "micktrace.stdlib_capture" in sys.modules:
+        from ..stdlib_capture import apply_capture_setting  # loads logging: only when asked
+
+        apply_capture_setting(new, capture_stdlib, reset)
+    # -- end issue 6
+    return new
+
+
+def _swap(new: Config, previous: Optional[Config]) -> None:
+    _state.install(new)  # every logger follows (the logger layer listens)
+    if previous is None:
+        return
+    # workers the new configuration does not reuse: deliver what they hold, then stop
+    kept_workers = {id(w) for w in new.dispatcher.workers}
+    for worker in previous.dispatcher.workers:
+        if id(worker) not in kept_workers:
+            worker.stop(worker.options.exit_timeout)
+    if previous.handlers is not new.handlers:
+        keep = {id(h) for h in new.handlers}
+        for handler in previous.handlers:
+            if id(handler) not in keep:
+                try:
+                    handler.flush()
+                    handler.close()
+                except Exception as exc:
+                    report(f"closing handler {handler.name!r}", exc)
+
+
+def current_config() -> Config:
+    """The configuration in force, building the zero-config default on first use."""
+    config = _state.config
+    if config is None:
+        with _state.lock:
+            config = _state.config
+            if config is None:
+                settings = _state.pending_settings or {}
+                _state.pending_settings = None
+                config = _build(settings, None, True)
+                _state.config = config
+    return config
+
+
+_state.default_builder = current_config
+
+
+def basic_config(**kwargs: Any) -> Config:
+    """Alias of :func:`configure` (for stdlib habits)."""
+    return configure(**kwargs)
+
+
+def _set_disabled(names: Sequence[str], disable: bool) -> None:
+    with _state.lock:
+        cfg = current_config()
+        settings = dict(cfg.settings)
+        disabled = set(settings.get("disabled") or ())
+        targets = list(names) or [""]
+        for name in targets:
+            if disable:
+                disabled.add(name)
+            else:
+                disabled.discard(name)
+                if name == "":
+                    disabled.clear()
+        settings["disabled"] = sorted(disabled)
+        new = _build(settings, cfg, False)
+        _swap(new, cfg)
+
+
+def disable(*names: str) -> None:
+    """Silence everything, or the loggers named (and their children)."""
+    _set_disabled(names, True)
+
+
+def enable(*names: str) -> None:
+    """Undo :func:`disable` (with no names: re-enable everything)."""
+    _set_disabled(names, False)
+
+
+def reset() -> None:
+    """Back to the zero-config default (environment variables still apply)."""
+    configure(reset=True)
+
+
+def export_settings() -> Dict[str, Any]:
+    """The settings in force, as plain data, for :func:`import_settings` in
+    another process (e.g. a ``spawn``-started worker)::
+
+        ProcessPoolExecutor(initializer=micktrace.import_settings,
+                            initargs=(micktrace.export_settings(),))
+
+    Handler objects and processors in the settings must be picklable.
+    """
+    settings = dict(current_config().settings)
+    if isinstance(settings.get("dispatch"), DispatchOptions):
+        settings["dispatch"] = settings["dispatch"].as_dict()
+    return settings
+
+
+def import_settings(settings: Mapping[str, Any]) -> Config:
+    """Apply settings made by :func:`export_settings` (replacing the current ones)."""
+    settings = dict(settings)
+    disabled = settings.pop("disabled", None)
+    config = configure(reset=True, **settings)
+    if disabled:
+        disable(*disabled)
+        config = current_config()
+    return config
+
+
+
+__all__ = [
+    "COMMON_HANDLER_KEYS",
+    "DEFAULT_FORMAT",
+    "DEFAULT_LEVEL",
+    "ENV_ENVIRONMENT",
+    "ENV_FORMAT",
+    "ENV_LEVEL",
+    "ENV_SERVICE",
+    "ENV_VERSION",
+    "HANDLER_TYPES",
+    "PLANNED_HANDLER_TYPES",
+    "Config",
+    "basic_config",
+    "build_handler",
+    "configure",
+    "current_config",
+    "disable",
+    "enable",
+    "export_settings",
+    "import_settings",
+    "reset",
+]
