@@ -68,7 +68,7 @@ _LAZY_CORE = {
 _LAZY_SUBMODULES = ("formatters", "handlers", "integrations", "testing", "types")
 
 
-# -- issue 6: stdlib bridge, executors, tracing: public name -> module, imported on first access
+# stdlib bridge, executors, tracing: public name -> module, imported on first access
 _LAZY_ECOSYSTEM = {
     "intercept_stdlib": "micktrace.integrations.stdlib",
     "StdlibHandler": "micktrace.integrations.stdlib",
@@ -84,7 +84,6 @@ _LAZY_ECOSYSTEM = {
     "trace_context": "micktrace.integrations.tracing",
     "outgoing_headers": "micktrace.integrations.tracing",
 }
-# -- end issue 6
 
 
 def __getattr__(name: str) -> Any:

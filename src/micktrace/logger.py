@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Protocol, Tuple
 
 from . import _state
 from ._exceptions import ExcInfoArg, normalize_exc_info
@@ -66,6 +66,46 @@ def _format_message(msg: Any, args: tuple[Any, ...]) -> str:
         return msg % args  # type: ignore[no-any-return]
     except Exception:
         return f"{msg} {safe_repr(args)}"
+
+
+class _LevelMethod(Protocol):
+    """The signature of every level method (``log.info(...)`` and the others)."""
+
+    def __call__(
+        self,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None: ...
+
+
+def _at(name: str, level: int, doc: str, exc_default: ExcInfoArg = None) -> Any:
+    """The level method *name*: one body for all of them. The enabled ones are
+    replaced by generated, faster code below (_install_fast_methods), the
+    disabled ones by a class-level no-op (_class_for); this is their reference."""
+
+    def method(
+        self: Logger,
+        msg: Any,
+        /,
+        *args: Any,
+        exc_info: ExcInfoArg = exc_default,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+        extra: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> None:
+        self._log(level, msg, args, exc_info, stack_info, stacklevel, extra, fields)
+
+    method.__name__ = name
+    method.__qualname__ = f"Logger.{name}"
+    method.__doc__ = doc
+    return method
 
 
 class Logger:
@@ -213,106 +253,16 @@ class Logger:
             return
         self._log(to_loglevel(int(number)), msg, args, exc_info, stack_info, stacklevel, extra, fields)
 
-    def trace(
-        self,
-        msg: Any,
-        /,
-        *args: Any,
-        exc_info: ExcInfoArg = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> None:
-        """Log at TRACE (5): finer than DEBUG."""
-        self._log(TRACE, msg, args, exc_info, stack_info, stacklevel, extra, fields)
-
-    def debug(
-        self,
-        msg: Any,
-        /,
-        *args: Any,
-        exc_info: ExcInfoArg = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> None:
-        """Log at DEBUG (10)."""
-        self._log(DEBUG, msg, args, exc_info, stack_info, stacklevel, extra, fields)
-
-    def info(
-        self,
-        msg: Any,
-        /,
-        *args: Any,
-        exc_info: ExcInfoArg = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> None:
-        """Log at INFO (20)."""
-        self._log(INFO, msg, args, exc_info, stack_info, stacklevel, extra, fields)
-
-    def warning(
-        self,
-        msg: Any,
-        /,
-        *args: Any,
-        exc_info: ExcInfoArg = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> None:
-        """Log at WARNING (30)."""
-        self._log(WARNING, msg, args, exc_info, stack_info, stacklevel, extra, fields)
-
+    trace: _LevelMethod = _at("trace", TRACE, "Log at TRACE (5): finer than DEBUG.")
+    debug: _LevelMethod = _at("debug", DEBUG, "Log at DEBUG (10).")
+    info: _LevelMethod = _at("info", INFO, "Log at INFO (20).")
+    warning: _LevelMethod = _at("warning", WARNING, "Log at WARNING (30).")
     warn = warning
-
-    def error(
-        self,
-        msg: Any,
-        /,
-        *args: Any,
-        exc_info: ExcInfoArg = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> None:
-        """Log at ERROR (40)."""
-        self._log(ERROR, msg, args, exc_info, stack_info, stacklevel, extra, fields)
-
-    def exception(
-        self,
-        msg: Any,
-        /,
-        *args: Any,
-        exc_info: ExcInfoArg = True,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> None:
-        """Log at ERROR with the exception being handled (call it inside ``except``)."""
-        self._log(ERROR, msg, args, exc_info, stack_info, stacklevel, extra, fields)
-
-    def critical(
-        self,
-        msg: Any,
-        /,
-        *args: Any,
-        exc_info: ExcInfoArg = None,
-        stack_info: bool = False,
-        stacklevel: int = 1,
-        extra: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> None:
-        """Log at CRITICAL (50)."""
-        self._log(CRITICAL, msg, args, exc_info, stack_info, stacklevel, extra, fields)
-
+    error: _LevelMethod = _at("error", ERROR, "Log at ERROR (40).")
+    exception: _LevelMethod = _at(
+        "exception", ERROR, "Log at ERROR with the exception being handled (call it inside ``except``).", True
+    )
+    critical: _LevelMethod = _at("critical", CRITICAL, "Log at CRITICAL (50).")
     fatal = critical
 
     def __repr__(self) -> str:

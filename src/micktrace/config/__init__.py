@@ -53,12 +53,11 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
     if previous is not None and not rebuild_handlers and previous.format == fmt:
         handlers = previous.handlers
     elif specs is None:
-        # -- issue 6: with no handlers and no format chosen, the default handler
+        # with no handlers and no format chosen, the default handler
         # forwards to stdlib when the application configured stdlib logging
         # (decided per record: docs/stdlib.md, "Out of micktrace")
         if settings.get("format") is None and not (os.environ.get(ENV_FORMAT) or "").strip():
             handlers = (DefaultConsoleHandler(),)
-        # -- end issue 6
         else:
             default = {"type": "rich_console" if fmt == "rich" else "console"}
             handlers = (build_handler(default, 0, fmt),)
@@ -81,20 +80,18 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
         handlers = tuple(built)
     caller = bool(settings.get("caller")) or any(h.needs_caller for h in handlers)
     processors: List[Processor] = list(settings.get("processors") or ())
-    # -- issue 6: trace ids of the active OpenTelemetry span, first (integrations/otel.py)
+    # trace ids of the active OpenTelemetry span, first (integrations/otel.py)
     from ..integrations.otel import trace_processor
 
     otel = trace_processor()
     if otel is not None:
         processors.insert(0, otel)
-    # -- end issue 6
-    # -- issue 5: masking runs first, so no other processor or handler sees a secret
+    # masking runs first, so no other processor or handler sees a secret
     from ..masking import build_masker
 
     masker = build_masker(settings.get("masking"))
     if masker is not None:
         processors.insert(0, masker)
-    # -- end issue 5
     global_dispatch: DispatchOptions = settings.get("dispatch") or DispatchOptions()
     modes: List[str] = []
     options: List[DispatchOptions] = []
@@ -103,7 +100,7 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
         opts = parse_dispatch(own[0], own[1], global_dispatch) if own is not None else global_dispatch
         modes.append(opts.mode or global_dispatch.mode or handler.default_dispatch)
         options.append(opts)
-    # issue 4: with one background handler and no processor of the user's after
+    # with one background handler and no processor of the user's after
     # masking, the worker masks (the caller is spared ~0.6 us per record)
     deferrable = masker if masker is not None and not settings.get("processors") else None
     dispatcher = Dispatcher(
@@ -209,12 +206,11 @@ def configure(
         rebuild = reset or previous is None or any(k in given for k in _HANDLER_KEYS)
         new = _build(base, previous, rebuild)
         _swap(new, previous)
-    # -- issue 6: outside the lock, since it takes stdlib logging's lock
+    # outside the lock, since it takes stdlib logging's lock
     if capture_stdlib is not None or "micktrace.stdlib_capture" in sys.modules:
         from ..stdlib_capture import apply_capture_setting  # loads logging: only when asked
 
         apply_capture_setting(new, capture_stdlib, reset)
-    # -- end issue 6
     return new
 
 

@@ -36,7 +36,7 @@ HANDLER_TYPES: Dict[str, type] = {
     "null": NullHandler,
     "rich_console": RichConsoleHandler,
     "rich": RichConsoleHandler,
-    "stdlib": StdlibForwardHandler,  # issue 6: records into the stdlib logging tree
+    "stdlib": StdlibForwardHandler,  # records into the stdlib logging tree
 }
 #: handler types the spec names whose backends are not built yet
 PLANNED_HANDLER_TYPES = {

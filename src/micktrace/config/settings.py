@@ -64,7 +64,7 @@ _KNOWN_KEYS = (
     "dispatch",
     "fallback",
     "capture_stdlib",
-    "masking",  # issue 5
+    "masking",
     "reset",
 )
 _HANDLER_KEYS = ("handlers", "format", "dispatch")
@@ -130,7 +130,7 @@ def _validate(kwargs: Dict[str, Any]) -> Dict[str, Any]:
             value = parse_dispatch(value, "dispatch")
         elif key == "fallback":
             value = build_handler(value, 0, "text") if not isinstance(value, Handler) else value
-        elif key == "masking":  # issue 5
+        elif key == "masking":
             from ..masking import parse_masking
 
             value = parse_masking(value)

@@ -34,7 +34,7 @@ RESERVED_KEYS = frozenset(("timestamp", "level", "logger", "message", "exception
 # terminal or a line-oriented log reader could take as a line break or an escape;
 # and lone surrogates, which no UTF-8 stream can write.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-# (issue 5: and the bidi embedding/override/isolate controls, which make a
+# (and the bidi embedding/override/isolate controls, which make a
 # terminal show text in another order than it was written)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
 

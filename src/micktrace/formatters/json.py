@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..record import LogRecord
 
 _PREFIXES = ("static.", "context.", "fields.")
-# -- issue 5: characters JSON may leave raw that are line breaks or terminal
+# characters JSON may leave raw that are line breaks or terminal
 # controls elsewhere; they only occur inside strings, where \uXXXX means the same
 _RAW_BREAKS = re.compile("[\x7f-\x9f\u2028\u2029]")
 
@@ -23,7 +23,6 @@ def _json_escape(match: re.Match[str]) -> str:
     return "\\u%04x" % ord(match.group())  # noqa: UP031
 
 
-# -- end issue 5
 _NESTED_KEYS = frozenset(("context", "fields"))
 
 
@@ -91,7 +90,7 @@ def _add_extras(out: Dict[str, Any], record: LogRecord) -> Dict[str, Any]:
     if record.filename is not None:
         out["caller"] = {"file": record.filename, "line": record.lineno, "function": record.func_name}
     if record.exc_info is not None:
-        out["exception"] = record.exception  # masked view when masking is on (issue 5)
+        out["exception"] = record.exception  # masked view when masking is on
     if record.stack_info:
         out["stack"] = record.stack_info
     return out
@@ -191,7 +190,7 @@ class JSONFormatter(Formatter):
 
     def _format_python(self, record: LogRecord) -> str:
         text = self._dumps(record_dict(record, self.nested))
-        # issue 5: JSON leaves DEL, C1 controls (NEL, CSI) and U+2028/U+2029
+        # JSON leaves DEL, C1 controls (NEL, CSI) and U+2028/U+2029
         # raw; readers that split on them (str.splitlines) or terminals that obey
         # them would see more than one line. str.isascii() is O(1); DEL is ASCII.
         if text.isascii() and "\x7f" not in text:

@@ -16,7 +16,7 @@ _BAD_KEY = re.compile(r"[^A-Za-z0-9_.\-/@]")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 #: keys this formatter writes itself; a field by one of these names is prefixed
 _WRITTEN_KEYS = RESERVED_KEYS | {"exc_type", "exc_message", "exc_traceback"}
-_ESCAPE_RE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]')  # bidi: issue 5
+_ESCAPE_RE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]')  # bidi too
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -93,7 +93,7 @@ class LogfmtFormatter(Formatter):
         if record.exc_info is not None:
             exc = record.exc_info
             parts.append("exc_type=" + logfmt_value(exc[0].__name__))
-            view = record.exception or {}  # masked view when masking is on (issue 5)
+            view = record.exception or {}  # masked view when masking is on
             parts.append("exc_message=" + logfmt_value(view.get("message", "")))
             parts.append("exc_traceback=" + logfmt_value(record.exception_text or ""))
         if record.stack_info:

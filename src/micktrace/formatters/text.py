@@ -133,7 +133,7 @@ class TextFormatter(Formatter):
         if record.static or record.context or record.data:
             line += " " + self._fields(record)
         if record.exc_info is not None:
-            line += _indent_block(record.exception_text or "")  # masked view (issue 5)
+            line += _indent_block(record.exception_text or "")  # masked view
         if record.stack_info:
             line += _indent_block(record.stack_info)
         return line
