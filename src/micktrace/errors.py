@@ -30,3 +30,13 @@ class MissingExtraError(ImportError):
         super().__init__(
             f"{feature} needs the optional dependency {module!r}; install it with: pip install 'micktrace[{extra}]'"
         )
+
+
+def check_number(key: str, value: Any, minimum: float = 0.0, integer: bool = False, unit: str = "") -> Any:
+    """*value* if it is a number (an int when *integer*) of at least *minimum*;
+    else a :class:`ConfigError` naming *key*. Booleans are not numbers here."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+        what = "an integer" if integer else "a number"
+        raise ConfigError(key, value, f"{what} >= {minimum:g}{unit}")
+    return value

@@ -103,6 +103,10 @@ class Dispatcher:
         self.workers = tuple(workers)
         self.routes = tuple(routes)
         self.routes_masked = tuple(routes_masked)
+        #: hand a record to every handler whose level it reaches
+        self.emit = _emitter(self.routes)
+        #: the same, for a record that has been through the masking processor
+        self.emit_masked = _emitter(self.routes_masked)
 
     def fused_pipeline(
         self, processors: Sequence[Callable[[LogRecord], Optional[LogRecord]]]
@@ -150,22 +154,20 @@ class Dispatcher:
 
         return pipeline
 
-    def emit(self, record: LogRecord) -> None:
+
+
+def _emitter(routes: Tuple[Tuple[int, Callable[[LogRecord], None]], ...]) -> Callable[[LogRecord], None]:
+    """Count the record by level, then hand it to every route whose level it reaches."""
+
+    def emit(record: LogRecord) -> None:
         level = record.level
         counter = level_counts.get(level)
         next(counter if counter is not None else _level_counter(level))
-        for handler_level, route in self.routes:
+        for handler_level, route in routes:
             if level >= handler_level:
                 route(record)
 
-    def emit_masked(self, record: LogRecord) -> None:
-        """:meth:`emit` for a record that has been through the masking processor."""
-        level = record.level
-        counter = level_counts.get(level)
-        next(counter if counter is not None else _level_counter(level))
-        for handler_level, route in self.routes_masked:
-            if level >= handler_level:
-                route(record)
+    return emit
 
 
 def _sync_route(handler: Handler) -> Callable[[LogRecord], None]:

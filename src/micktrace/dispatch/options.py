@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_number
 from ..levels import to_level
 
 OVERFLOW_POLICIES = ("block", "drop_newest", "drop_oldest", "drop_below")
@@ -87,17 +87,11 @@ def parse_dispatch(value: Any, key: str, base: Optional[DispatchOptions] = None)
         raise ConfigError(f"{key}.overflow", opts.overflow, ", ".join(OVERFLOW_POLICIES))
     opts.drop_below = to_level(opts.drop_below, f"{key}.drop_below")
     for name in ("queue_size", "batch_size"):
-        number = getattr(opts, name)
-        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-            raise ConfigError(f"{key}.{name}", number, "a positive integer")
+        check_number(f"{key}.{name}", getattr(opts, name), 1, integer=True)
     for name in ("retries", "breaker_threshold"):
-        number = getattr(opts, name)
-        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-            raise ConfigError(f"{key}.{name}", number, "a non-negative integer")
+        check_number(f"{key}.{name}", getattr(opts, name), 0, integer=True)
     for name in ("block_timeout", "backoff", "max_backoff", "breaker_cooldown", "exit_timeout"):
-        number = getattr(opts, name)
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
-            raise ConfigError(f"{key}.{name}", number, "a non-negative number of seconds")
+        check_number(f"{key}.{name}", getattr(opts, name), 0, unit=" seconds")
     return opts
 
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ... import _state
 from ..._report import report
-from ...errors import ConfigError
+from ...errors import ConfigError, check_number
 from ..base import Handler
 from ..fallback import write_to_fallback
 from ..stats import stats_of
@@ -55,14 +55,6 @@ __all__ = ["BatchResult", "NetworkHandler"]
 
 OVERFLOW_POLICIES = ("block", "drop_newest", "drop_oldest")
 REDACTED = "[REDACTED]"
-
-
-def _number(key: str, value: Any, minimum: float = 0.0, integer: bool = False) -> Any:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
-        what = "an integer" if integer else "a number"
-        raise ConfigError(key, value, f"{what} >= {minimum:g}")
-    return value
 
 
 class NetworkHandler(DeliveryLoop, Handler):
@@ -117,22 +109,22 @@ class NetworkHandler(DeliveryLoop, Handler):
     ) -> None:
         super().__init__(**kwargs)
         if batch_size is not None:
-            _number("batch_size", batch_size, 1, integer=True)
+            check_number("batch_size", batch_size, 1, integer=True)
         if max_batch_bytes is not None:
-            _number("max_batch_bytes", max_batch_bytes, 1024, integer=True)
+            check_number("max_batch_bytes", max_batch_bytes, 1024, integer=True)
         if overflow not in OVERFLOW_POLICIES:
             raise ConfigError("overflow", overflow, ", ".join(OVERFLOW_POLICIES))
         self.batch_limits = type(self).limits.with_overrides(batch_size, max_batch_bytes)
-        self.linger = float(_number("linger", linger))
-        self.max_backlog_bytes = int(_number("max_backlog_bytes", max_backlog_bytes, 1024, integer=True))
+        self.linger = float(check_number("linger", linger))
+        self.max_backlog_bytes = int(check_number("max_backlog_bytes", max_backlog_bytes, 1024, integer=True))
         self.overflow = overflow
-        self.block_timeout = float(_number("block_timeout", block_timeout))
-        self.retries = int(_number("retries", retries, 0, integer=True))
-        self.backoff = Backoff(float(_number("backoff", backoff)), float(_number("max_backoff", max_backoff)))
-        self.breaker_threshold = int(_number("breaker_threshold", breaker_threshold, 0, integer=True))
-        self.breaker_cooldown = float(_number("breaker_cooldown", breaker_cooldown))
-        self.exit_timeout = float(_number("exit_timeout", exit_timeout))
-        self.timeout = float(_number("timeout", timeout, 0.001))
+        self.block_timeout = float(check_number("block_timeout", block_timeout))
+        self.retries = int(check_number("retries", retries, 0, integer=True))
+        self.backoff = Backoff(float(check_number("backoff", backoff)), float(check_number("max_backoff", max_backoff)))
+        self.breaker_threshold = int(check_number("breaker_threshold", breaker_threshold, 0, integer=True))
+        self.breaker_cooldown = float(check_number("breaker_cooldown", breaker_cooldown))
+        self.exit_timeout = float(check_number("exit_timeout", exit_timeout))
+        self.timeout = float(check_number("timeout", timeout, 0.001))
         self._secrets: List[str] = []
         self._init_runtime()
 
