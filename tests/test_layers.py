@@ -118,6 +118,49 @@ def test_no_import_cycles() -> None:
     assert cycles == [], "import cycles among micktrace's modules:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
+#: the layers, bottom first: a module imports only from its own layer or those
+#: below (docs/design.md draws them). A module not named falls under its package.
+LAYERS = (
+    ("base", ("_state", "_report", "errors", "levels", "serialize", "context", "_native", "_speedups", "_exceptions",
+              "filters")),
+    ("record", ("record", "pipeline", "trace_ids")),
+    ("masking", ("masking",)),
+    ("formatters", ("formatters",)),
+    ("handlers", ("handlers",)),
+    ("dispatch", ("dispatch", "stdlib_capture")),
+    ("config", ("config",)),
+    ("front", ("logger", "monitoring")),
+    ("top", ("", "conformance", "testing", "types", "integrations", "cli", "__main__", "viewer")),
+)
+#: upward imports allowed, with the reason
+ALLOWED_UP = {
+    # LogRecord.to_json()/to_logfmt() are the spec's convenience views: imported when called
+    ("micktrace.record", "micktrace.formatters.json"),
+    ("micktrace.record", "micktrace.formatters.logfmt"),
+}
+
+
+def _rank(module: str) -> int:
+    rel = module[len("micktrace."):] if module.startswith("micktrace.") else ""
+    best, best_len = len(LAYERS) - 1, -1
+    for rank, (_name, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            hit = rel == prefix or (prefix and rel.startswith(prefix + "."))
+            if hit and len(prefix) > best_len:
+                best, best_len = rank, len(prefix)
+    return best
+
+
+def test_imports_only_go_down_the_layers() -> None:
+    upward = sorted(
+        f"{source} ({LAYERS[_rank(source)][0]}) imports {target} ({LAYERS[_rank(target)][0]})"
+        for source, targets in import_graph().items()
+        for target in targets
+        if _rank(target) > _rank(source) and (source, target) not in ALLOWED_UP
+    )
+    assert upward == []
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

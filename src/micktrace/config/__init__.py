@@ -13,7 +13,7 @@ handlers from specs), snapshot (the immutable Config); this module builds a
 snapshot (:func:`_build`), swaps it in and holds the public functions.
 
 May import: _state, _report, dispatch, handlers, masking, stdlib_capture,
-integrations.otel (the trace-ids processor), and the modules of this package.
+trace_ids, and the modules of this package.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
         handlers = tuple(built)
     caller = bool(settings.get("caller")) or any(h.needs_caller for h in handlers)
     processors: List[Processor] = list(settings.get("processors") or ())
-    # trace ids of the active OpenTelemetry span, first (integrations/otel.py)
-    from ..integrations.otel import trace_processor
+    # trace ids of the active OpenTelemetry span, first (trace_ids.py)
+    from ..trace_ids import trace_processor
 
     otel = trace_processor()
     if otel is not None:
