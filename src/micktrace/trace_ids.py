@@ -20,7 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 if TYPE_CHECKING:
-    from ..record import LogRecord
+    from .record import LogRecord
 
 _modules = sys.modules
 _available: Optional[bool] = None
