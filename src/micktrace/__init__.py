@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the names below are imported on first access (see __getattr
         import_settings,
         reset,
     )
+    from .config.reload import configure_from_file
     from .dispatch import aflush, flush, flush_on_signals, shutdown
     from .monitoring import health, metrics
 
@@ -53,6 +54,7 @@ _LAZY_CORE = {
     "Config": "micktrace.config",
     "basic_config": "micktrace.config",
     "configure": "micktrace.config",
+    "configure_from_file": "micktrace.config.reload",
     "disable": "micktrace.config",
     "enable": "micktrace.config",
     "export_settings": "micktrace.config",
@@ -115,6 +117,7 @@ __all__ = [
     "basic_config",
     "clear_context",
     "configure",
+    "configure_from_file",
     "context",
     "correlation",
     "disable",

@@ -42,6 +42,9 @@ pid = os.getpid()
 exit_deadline: Optional[float] = None
 
 
+#: the configuration file applied last (configure_from_file, MICKTRACE_CONFIG):
+#: {"path", "status": "ok" | "error", "error", "loaded_at"}, shown by health()
+config_file: Optional[Dict[str, Any]] = None
 #: called with the new configuration (or None after shutdown()) by install()
 listeners: List[Callable[[Optional[Config]], None]] = []
 #: builds the zero-config default; registered by micktrace.config when it loads

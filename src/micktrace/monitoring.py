@@ -145,4 +145,10 @@ def health() -> Dict[str, Any]:
         }
         if rank[status] > rank[overall]:
             overall = status
-    return {"status": overall, "handlers": handlers}
+    out: Dict[str, Any] = {"status": overall, "handlers": handlers}
+    config_file = _state.config_file
+    if config_file is not None:
+        out["config_file"] = dict(config_file)
+        if config_file.get("status") == "error" and overall == "healthy":
+            out["status"] = "degraded"  # the running configuration is not the file's
+    return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from .. import _state
@@ -30,6 +31,7 @@ from ..handlers.base import Handler
 from ..handlers.stdlib_forward import DefaultConsoleHandler
 from ..levels import LevelLike
 from ..pipeline import Processor
+from .files import ENV_CONFIG, ConfigFileError, env_config_path, read_settings
 from .handlers import COMMON_HANDLER_KEYS, HANDLER_TYPES, PLANNED_HANDLER_TYPES, build_handler, previous_handlers
 from .settings import (
     _HANDLER_KEYS,
@@ -199,7 +201,7 @@ def configure(
     )
     with _state.lock:
         previous = _state.config
-        base = {} if reset or previous is None else dict(previous.settings)
+        base = _env_file_settings(strict=True) if reset or previous is None else dict(previous.settings)
         if not reset and previous is not None and "disabled" in previous.settings:
             base["disabled"] = previous.settings["disabled"]
         base.update(given)
@@ -234,6 +236,31 @@ def _swap(new: Config, previous: Optional[Config]) -> None:
                     report(f"closing handler {handler.name!r}", exc)
 
 
+def _env_file_settings(strict: bool) -> Dict[str, Any]:
+    """The validated settings of the file ``MICKTRACE_CONFIG`` names ({} when unset).
+
+    *strict* (inside ``configure()``): a bad file raises ConfigError. Otherwise
+    (the first log call builds the default) it is reported once on stderr and
+    in health(), and the defaults apply: a log call never raises."""
+    path = env_config_path()
+    if path is None:
+        return {}
+    try:
+        settings = read_settings(path)
+        try:
+            clean = _validate(settings)
+        except ConfigError as exc:
+            raise ConfigFileError(path, exc.key, exc.value, exc.allowed) from None
+    except ConfigError as exc:
+        _state.config_file = {"path": path, "status": "error", "error": str(exc), "loaded_at": None}
+        if strict:
+            raise
+        report(f"configuration file {path!r} ({ENV_CONFIG})", None, f"not applied: {exc}")
+        return {}
+    _state.config_file = {"path": path, "status": "ok", "error": None, "loaded_at": time.time()}
+    return clean
+
+
 def current_config() -> Config:
     """The configuration in force, building the zero-config default on first use."""
     config = _state.config
@@ -241,7 +268,9 @@ def current_config() -> Config:
         with _state.lock:
             config = _state.config
             if config is None:
-                settings = _state.pending_settings or {}
+                settings = _state.pending_settings
+                if settings is None:
+                    settings = _env_file_settings(strict=False)
                 _state.pending_settings = None
                 config = _build(settings, None, True)
                 _state.config = config
