@@ -13,6 +13,12 @@ import pytest
 import micktrace
 from micktrace import _report, _state
 
+# The suite tests micktrace's plain defaults (text until configured). This
+# machine is a container, where environment detection would pick JSON for a
+# non-terminal stderr; tests/test_environment.py runs the detection itself,
+# in subprocesses with each platform's variables. Subprocesses inherit this.
+os.environ["MICKTRACE_DETECT"] = "0"
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 

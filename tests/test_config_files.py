@@ -78,7 +78,7 @@ def test_each_format_configures_the_same(tmp_path: Path, kind: str, monkeypatch:
             service = "${{SERVICE_NAME}}"
             version = "${{APP_VERSION:-1.2.3}}"
             loggers = {{ noisy = "ERROR" }}
-            [[{'tool.micktrace.' if kind == 'pyproject' else ''}handlers]]
+            [[{"tool.micktrace." if kind == "pyproject" else ""}handlers]]
             type = "file"
             format = "json"
             config = {{ path = "{log}" }}
@@ -138,8 +138,9 @@ def test_micktrace_config_applies_on_the_first_log_call(tmp_path: Path) -> None:
     assert line["message"] == "from env config" and line["service"] == "shop"
     # importing alone reads nothing
     env_missing = {**env, "MICKTRACE_CONFIG": "/nonexistent.toml"}
-    proc = subprocess.run([sys.executable, "-c", "import micktrace"], env=env_missing, capture_output=True, text=True,
-                          timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import micktrace"], env=env_missing, capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0 and proc.stderr == ""
 
 

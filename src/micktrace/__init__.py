@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the names below are imported on first access (see __getattr
     from .config import (
         Config,
         basic_config,
+        config_report,
         configure,
         disable,
         enable,
@@ -55,6 +56,7 @@ _LAZY_CORE = {
     "basic_config": "micktrace.config",
     "configure": "micktrace.config",
     "configure_from_file": "micktrace.config.reload",
+    "config_report": "micktrace.config",
     "disable": "micktrace.config",
     "enable": "micktrace.config",
     "export_settings": "micktrace.config",
@@ -118,6 +120,7 @@ __all__ = [
     "clear_context",
     "configure",
     "configure_from_file",
+    "config_report",
     "context",
     "correlation",
     "disable",

@@ -27,6 +27,7 @@ from .. import _state
 from .._report import report
 from ..dispatch import Dispatcher, DispatchOptions, parse_dispatch
 from ..errors import ConfigError
+from ..formatters import formatter_for
 from ..handlers.base import Handler
 from ..handlers.stdlib_forward import DefaultConsoleHandler
 from ..levels import LevelLike
@@ -59,7 +60,9 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
         # forwards to stdlib when the application configured stdlib logging
         # (decided per record: docs/stdlib.md, "Out of micktrace")
         if settings.get("format") is None and not (os.environ.get(ENV_FORMAT) or "").strip():
-            handlers = (DefaultConsoleHandler(),)
+            # text, or JSON where the environment asks for it (micktrace.environment)
+            default_handler = DefaultConsoleHandler(formatter=formatter_for(fmt)) if fmt != "text" else None
+            handlers = (default_handler or DefaultConsoleHandler(),)
         else:
             default = {"type": "rich_console" if fmt == "rich" else "console"}
             handlers = (build_handler(default, 0, fmt),)
@@ -261,6 +264,39 @@ def _env_file_settings(strict: bool) -> Dict[str, Any]:
     return clean
 
 
+def config_report() -> Dict[str, Any]:
+    """What micktrace chose where it runs, and why: the platform detected, the
+    format and where it came from, the resource fields added to every record,
+    the level and the handlers (see docs/environments.md)."""
+    from ..environment import ENV_DETECT, detect
+
+    cfg = current_config()
+    settings = cfg.settings
+    place = detect()
+    if settings.get("format") is not None:
+        format_from = "configure(format=...)"
+    elif (os.environ.get(ENV_FORMAT) or "").strip():
+        format_from = f"{ENV_FORMAT}={os.environ[ENV_FORMAT]}"
+    elif place.wants_json:
+        format_from = f"detected: {place.platform}, stderr is not a terminal"
+    elif place.platform is not None:
+        format_from = f"detected: {place.platform}, stderr is a terminal"
+    else:
+        format_from = "default" + (f" ({ENV_DETECT} off)" if place.evidence else "")
+    return {
+        "platform": place.platform,
+        "evidence": place.evidence,
+        "stderr_is_tty": place.tty,
+        "format": cfg.format,
+        "format_from": format_from,
+        "resource_fields": {k: v for k, v in cfg.static.items() if k in place.fields},
+        "static_fields": dict(cfg.static),
+        "level": cfg.level,
+        "handlers": [f"{type(h).__name__}({h.name})" for h in cfg.handlers],
+        "config_file": dict(_state.config_file) if _state.config_file else None,
+    }
+
+
 def current_config() -> Config:
     """The configuration in force, building the zero-config default on first use."""
     config = _state.config
@@ -359,6 +395,7 @@ __all__ = [
     "Config",
     "basic_config",
     "build_handler",
+    "config_report",
     "configure",
     "current_config",
     "disable",

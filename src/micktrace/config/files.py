@@ -51,8 +51,9 @@ def _parse(path: str, text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigFileError(path, "", text.splitlines()[exc.lineno - 1][:80] if text else "",
-                                  f"valid JSON ({exc.msg})", exc.lineno) from None
+            raise ConfigFileError(
+                path, "", text.splitlines()[exc.lineno - 1][:80] if text else "", f"valid JSON ({exc.msg})", exc.lineno
+            ) from None
     if suffix == ".toml":
         if sys.version_info >= (3, 11):
             import tomllib as toml
@@ -94,8 +95,12 @@ def expand(value: Any, path: str, key: str = "") -> Any:
             found = os.environ.get(name)
             if found is None or (found == "" and default is not None):
                 if default is None:
-                    raise ConfigFileError(path, key or "(top level)", value, f"the environment variable {name} set, "
-                                          f"or a default: ${{{name}:-default}}")
+                    raise ConfigFileError(
+                        path,
+                        key or "(top level)",
+                        value,
+                        f"the environment variable {name} set, or a default: ${{{name}:-default}}",
+                    )
                 return default
             return found
 

@@ -2,7 +2,7 @@
 keyword (:func:`validate`), and the effective level, format and static fields
 (:func:`effective`: argument, then environment, then default).
 
-May import: errors, levels, formatters, filters, dispatch, masking.
+May import: environment, errors, levels, formatters, filters, dispatch, masking.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from typing import Any, Callable, Dict, Mapping, Tuple
 
 from ..dispatch import parse_dispatch
+from ..environment import detect
 from ..errors import ConfigError
 from ..handlers.base import Handler
 from ..levels import LogLevel, to_level
@@ -79,9 +80,11 @@ def _effective(settings: Dict[str, Any]) -> Tuple[int, str, Dict[str, Any]]:
     fmt = settings.get("format")
     if fmt is None:
         fmt = _env(ENV_FORMAT, lambda raw: _parse_format(raw, ENV_FORMAT))
+    place = detect()
     if fmt is None:
-        fmt = DEFAULT_FORMAT
-    static: Dict[str, Any] = {}
+        fmt = "json" if place.wants_json else DEFAULT_FORMAT
+    # the platform's resource fields first: what configure() names wins
+    static: Dict[str, Any] = dict(place.fields)
     for name, env in (("service", ENV_SERVICE), ("version", ENV_VERSION), ("environment", ENV_ENVIRONMENT)):
         value = settings.get(name)
         if value is None:
