@@ -16,6 +16,7 @@ imported by config.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
@@ -135,6 +136,16 @@ class StdlibHandler(logging.Handler):
 
 _active: Optional[StdlibInterception] = None
 _lock = threading.RLock()
+
+
+def _after_fork_in_child() -> None:
+    # a parent thread may have held the interception lock at the fork
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _wanted_level(cfg: Config) -> int:

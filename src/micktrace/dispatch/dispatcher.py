@@ -11,6 +11,7 @@ May import: _report, levels, record, handlers.fallback, handlers.stats, dispatch
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
     from ..masking import Masker
 
 _counters_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _counters_lock
+    _counters_lock = threading.Lock()  # a parent thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # ---------------------------------------------------------------------------
 # the dispatcher used by a configuration
