@@ -185,7 +185,15 @@ def _sync_route(handler: Handler) -> Callable[[LogRecord], None]:
     handle = handler.handle
     emitted = stats.sync_emitted
 
+    inside = threading.local()  # this handler is running in this thread
+
     def route(record: LogRecord) -> None:
+        if getattr(inside, "active", False):
+            # logged while this handler runs (an HTTP client logging through a
+            # captured stdlib, say): never back into the same handler
+            stats.add("feedback_skipped")
+            return
+        inside.active = True
         try:
             handle(record)
         except Exception as exc:
@@ -194,6 +202,8 @@ def _sync_route(handler: Handler) -> Callable[[LogRecord], None]:
             _fallback_write(handler, [record])
         else:
             next(emitted)
+        finally:
+            inside.active = False
 
     return route
 

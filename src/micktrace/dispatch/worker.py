@@ -199,6 +199,15 @@ class BackgroundWorker:
                     batch.append(item)
             except IndexError:
                 pass
+            if batch and self._own_records(batch):
+                # records the worker's own thread made while delivering (what a
+                # handler logs through a captured stdlib): never back into it
+                own = threading.get_ident()
+                kept = [r for r in batch if r.thread_id != own]
+                self.stats.add("feedback_skipped", len(batch) - len(kept))
+                keep_index = {id(r): i for i, r in enumerate(kept)}
+                premasked = [keep_index[id(batch[i])] for i in premasked if id(batch[i]) in keep_index]
+                batch = kept
             masker = self.masker
             if masker is not None and batch:
                 masker.mask_batch(batch, premasked)  # never raises: it withholds what it cannot mask
@@ -218,6 +227,14 @@ class BackgroundWorker:
                     self.stats.record_failure(exc)
                     report(f"handler {self.handler.name!r}", exc, "failed to flush")
                 marker.event.set()
+
+    @staticmethod
+    def _own_records(batch: List[LogRecord]) -> bool:
+        own = threading.get_ident()
+        for record in batch:
+            if record.thread_id == own:
+                return True
+        return False
 
     def _drop_summary(self) -> LogRecord:
 

@@ -39,6 +39,8 @@ class HandlerStats:
         self.dropped = 0
         self.retried = 0
         self.fallback = 0
+        #: records made while this handler ran, kept from re-entering it
+        self.feedback_skipped = 0
         self.bytes_written = 0
         self.batches = 0
         self.batch_records = 0
@@ -97,6 +99,7 @@ class HandlerStats:
             "dropped": self.dropped,
             "retried": self.retried,
             "fallback": self.fallback,
+            "feedback_skipped": self.feedback_skipped,
             "bytes_written": self.bytes_written,
             "batches": self.batches,
             "avg_batch_size": round(self.batch_records / self.batches, 2) if self.batches else 0,
