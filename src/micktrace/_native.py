@@ -43,7 +43,7 @@ def _function(name: str) -> Any:
     return getattr(_speedups_module, name, None) if _speedups_module is not None else None
 
 
-#: The C encoder, or None when unavailable or disabled. See micktrace/_speedups.c:
+#: The C encoder, or None when unavailable or disabled. See micktrace/_speedups_src/ (module.c and its parts):
 #: ``encode_record(time_ns, level, logger, message, static, context, data, reserved)``
 #: returns the JSON line as bytes, or None when the record needs the Python path.
 encode_record: Optional[Callable[..., Optional[bytes]]] = _function("encode_record")
