@@ -240,3 +240,55 @@ def test_hung_tcp_server_times_out() -> None:
     assert row.get("failed") or row.get("fallback") or row.get("dropped") or handler.health()["last_error"]
     micktrace.shutdown()
     server.close()
+
+
+def _frames(data: bytes) -> List[bytes]:
+    out = []
+    while data:
+        length, _sp, rest = data.partition(b" ")
+        out.append(rest[: int(length)])
+        data = rest[int(length) :]
+    return out
+
+
+def test_tls_octet_counted_to_a_python_tls_server(tmp_path: Path) -> None:
+    """rsyslog-gnutls is not installed here: TLS is checked against a Python ssl server parsing RFC 6587 frames."""
+    import ssl
+    import threading
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    received: List[bytes] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            while True:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                received.append(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    host, port = server.getsockname()
+    handler = SyslogHandler(address=f"{host}:{port}", protocol="tls", ca_certs=str(cert), linger=0.01)
+    micktrace.configure(handlers=[handler])
+    log = micktrace.get_logger("tls")
+    for i in range(50):
+        log.info("over tls\nline two", seq=i)
+    micktrace.shutdown()
+    thread.join(10)
+    server.close()
+    got = [parse(f.decode()) for f in _frames(b"".join(received))]
+    assert [r["fields"]["seq"] for r in got] == list(range(50))
+    assert got[0]["message"] == "\ufeffover tls\nline two"
+    with pytest.raises(ConfigError):
+        SyslogHandler(address="127.0.0.1:1", protocol="tls", certfile=str(tmp_path / "missing.pem"))

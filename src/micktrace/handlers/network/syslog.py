@@ -190,12 +190,18 @@ class SyslogHandler(NetworkHandler):
         self.bom = bool(bom)
         self.tls: Optional[ssl.SSLContext] = None
         if protocol == "tls":
-            context = ssl.create_default_context(cafile=ca_certs)
+            try:
+                context = ssl.create_default_context(cafile=ca_certs)
+            except (OSError, ssl.SSLError):
+                raise ConfigError("ca_certs", ca_certs, "a readable PEM CA bundle") from None
             if not verify_certs:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             if certfile:
-                context.load_cert_chain(certfile, keyfile)
+                try:
+                    context.load_cert_chain(certfile, keyfile)
+                except (OSError, ssl.SSLError):
+                    raise ConfigError("certfile", certfile, "a readable PEM certificate (and keyfile)") from None
             self.tls = context
         self.sock: Optional[socket.socket] = None
         self.stream = protocol in ("tcp", "tls")
