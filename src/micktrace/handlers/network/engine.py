@@ -114,7 +114,7 @@ class NetworkHandler(DeliveryLoop, Handler):
             check_number("max_batch_bytes", max_batch_bytes, 1024, integer=True)
         if overflow not in OVERFLOW_POLICIES:
             raise ConfigError("overflow", overflow, ", ".join(OVERFLOW_POLICIES))
-        self.batch_limits = type(self).limits.with_overrides(batch_size, max_batch_bytes)
+        self.batch_limits = self.limits.with_overrides(batch_size, max_batch_bytes)  # an instance may set its own
         self.linger = float(check_number("linger", linger))
         self.max_backlog_bytes = int(check_number("max_backlog_bytes", max_backlog_bytes, 1024, integer=True))
         self.overflow = overflow
