@@ -47,6 +47,9 @@ PLANNED_HANDLER_TYPES = {
     "datadog": "datadog",
     "newrelic": "newrelic",
     "elasticsearch": "elastic",
+    "opensearch": "elastic",
+    "otlp": "opentelemetry",
+    "sentry": "sentry",
 }
 #: keys every handler spec may carry besides its type's own options
 COMMON_HANDLER_KEYS = ("type", "config", "level", "format", "formatter", "filters", "name", "dispatch")
