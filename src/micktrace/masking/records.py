@@ -94,6 +94,16 @@ class RecordMasking(ValueMasking):
         for i in indexes:
             records[i] = mask(records[i])
 
+    def _cached_view(self, shared: Dict[str, Any], cache: str) -> Tuple[Any, Tuple[str, ...]]:
+        """The masked view of a dict many records share (the context, the static
+        fields) and the secrets found in it, remembered in the attribute *cache*
+        while the same dict, at the same size, comes back."""
+        src, masked, found, size = getattr(self, cache)
+        if src is not shared or size != len(shared):
+            masked, found = self._shared_dict(shared)
+            setattr(self, cache, (shared, masked, found, len(shared)))
+        return masked, found
+
     def _mask_record(self, record: LogRecord) -> LogRecord:
         try:
             echoes: Optional[List[str]] = None
@@ -106,20 +116,14 @@ class RecordMasking(ValueMasking):
                     self._echoes(data, echoes)
             ctx = record.context
             if ctx:
-                src, masked, found, size = self._ctx_cache
-                if src is not ctx or size != len(ctx):
-                    masked, found = self._shared_dict(ctx)
-                    self._ctx_cache = (ctx, masked, found, len(ctx))
+                masked, found = self._cached_view(ctx, "_ctx_cache")
                 if masked is not ctx:
                     record.context = masked
                     if found:
                         echoes = [*echoes, *found] if echoes else list(found)
             static = record.static
             if static:
-                src, masked, found, size = self._static_cache
-                if src is not static or size != len(static):
-                    masked, found = self._shared_dict(static)
-                    self._static_cache = (static, masked, found, len(static))
+                masked, found = self._cached_view(static, "_static_cache")
                 if masked is not static:
                     record.static = masked
                     if found:
