@@ -1,0 +1,64 @@
+"""A real OTLP/HTTP logs receiver on 127.0.0.1 for the tests: POST /v1/logs with
+protobuf (optionally gzipped), decoded with opentelemetry-proto and kept.
+
+May import: the standard library and opentelemetry-proto.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, List
+
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+
+
+class OtlpHttpReceiver:
+    def __init__(self) -> None:
+        self.requests: List[Any] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                if self.path != "/v1/logs" or self.headers.get("Content-Type") != "application/x-protobuf":
+                    self.send_response(400)
+                    self.end_headers()
+                    return
+                request = logs_service_pb2.ExportLogsServiceRequest.FromString(body)
+                with receiver._lock:
+                    receiver.requests.append((dict(self.headers), request))
+                data = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/logs"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def records(self) -> List[Any]:
+        """(resource attributes dict, LogRecord) for every record received, in order."""
+        out = []
+        with self._lock:
+            for _headers, request in self.requests:
+                for rl in request.resource_logs:
+                    resource = {kv.key: kv.value.string_value for kv in rl.resource.attributes}
+                    for sl in rl.scope_logs:
+                        for lr in sl.log_records:
+                            out.append((resource, lr))
+        return out
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
