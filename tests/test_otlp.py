@@ -108,3 +108,65 @@ def test_bad_protocol() -> None:
 
     with pytest.raises(ConfigError):
         OtlpHandler(protocol="thrift")
+
+
+@pytest.fixture
+def proxy(receiver: OtlpHttpReceiver) -> Iterator[Any]:
+    from tests.support.http_faults import Recorder
+
+    r = Recorder(upstream=receiver.url)
+    yield r
+    r.close()
+
+
+def _deliver(handler: OtlpHandler, n: int) -> None:
+    try:
+        handler.handle_batch([_record(f"m{i}") for i in range(n)])
+        handler.flush()
+    finally:
+        handler.close()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda p: p.fail(2, 429, {"Retry-After": "0"}),
+        lambda p: p.fail(3, 503),
+        lambda p: p.fail(1, 502),
+        lambda p: p.reset(2),
+    ],
+)
+def test_retryable_faults_lose_nothing(receiver: OtlpHttpReceiver, proxy: Any, fault: Any) -> None:
+    fault(proxy)
+    handler = OtlpHandler(endpoint=proxy.url + "/v1/logs", linger=0.05, backoff=0.01, max_backoff=0.05)
+    _deliver(handler, 20)
+    assert [lr.body.string_value for _, lr in receiver.records()] == [f"m{i}" for i in range(20)]
+    assert handler.counters["delivered"] == 20
+
+
+def test_403_opens_unauthorized(proxy: Any) -> None:
+    proxy.fail(50, 403)
+    handler = OtlpHandler(endpoint=proxy.url + "/v1/logs", linger=0.05, exit_timeout=1)
+    try:
+        handler.handle_batch([_record("x")])
+        assert proxy.wait_for(lambda: handler.health()["state"] == "unauthorized", timeout=10)
+    finally:
+        handler.close()
+
+
+def test_official_sdk_exporter_output_parses_with_the_receiver(receiver: OtlpHttpReceiver) -> None:
+    import opentelemetry.exporter.otlp.proto.http._log_exporter as exporter_mod
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter_mod.OTLPLogExporter(endpoint=receiver.url)))
+    import logging
+
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    logger = logging.getLogger("sdk-check")
+    logger.addHandler(LoggingHandler(logger_provider=provider))
+    logger.warning("from the sdk")
+    provider.shutdown()
+    assert [lr.body.string_value for _, lr in receiver.records()] == ["from the sdk"]
