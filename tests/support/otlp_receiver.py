@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, List
+from typing import Any, Dict, List
 
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
@@ -23,6 +23,14 @@ class OtlpHttpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                # GET /count: how many log records arrived (for a receiver in another process)
+                data = str(len(receiver.records())).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -62,3 +70,60 @@ class OtlpHttpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class OtlpGrpcReceiver:
+    """A real OTLP/gRPC logs receiver (the LogsService from opentelemetry-proto) on
+    127.0.0.1. ``fail(n, code)`` answers the next *n* calls with a gRPC status;
+    ``token`` makes it demand ``authorization: Bearer <token>`` metadata."""
+
+    def __init__(self, token: str = "") -> None:
+        from concurrent import futures
+
+        import grpc
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+
+        self.requests: List[Any] = []
+        self.metadata: List[Dict[str, str]] = []
+        self._failures: List[Any] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Servicer(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[misc]
+            def Export(self, request: Any, context: Any) -> Any:
+                meta = {k: v for k, v in context.invocation_metadata()}
+                with receiver._lock:
+                    receiver.metadata.append(meta)
+                    failure = receiver._failures.pop(0) if receiver._failures else None
+                if failure is not None:
+                    context.abort(failure, "injected by the test")
+                if token and meta.get("authorization") != f"Bearer {token}":
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad token")
+                with receiver._lock:
+                    receiver.requests.append((meta, request))
+                return logs_service_pb2.ExportLogsServiceResponse()
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Servicer(), self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        if not port:
+            raise RuntimeError("the gRPC receiver could not bind 127.0.0.1")
+        self.server.start()
+        self.url = f"http://127.0.0.1:{port}"
+
+    def fail(self, n: int, code: Any) -> None:
+        with self._lock:
+            self._failures.extend([code] * n)
+
+    records = OtlpHttpReceiver.records
+
+    def close(self) -> None:
+        self.server.stop(0)
+
+
+if __name__ == "__main__":  # a receiver in its own process (the benchmark): prints its URL, serves until killed
+    import sys
+
+    server = OtlpGrpcReceiver() if sys.argv[1:] == ["grpc"] else OtlpHttpReceiver()
+    print(server.url, flush=True)
+    threading.Event().wait()
