@@ -121,8 +121,8 @@ def test_no_import_cycles() -> None:
 #: the layers, bottom first: a module imports only from its own layer or those
 #: below (docs/design.md draws them). A module not named falls under its package.
 LAYERS = (
-    ("base", ("_state", "_report", "errors", "levels", "serialize", "context", "_native", "_speedups", "_exceptions",
-              "filters", "environment")),
+    ("base", ("_state", "_report", "_signals", "errors", "levels", "serialize", "context", "_native", "_speedups",
+              "_exceptions", "filters", "environment")),
     ("record", ("record", "pipeline", "trace_ids")),
     ("masking", ("masking",)),
     ("formatters", ("formatters",)),

@@ -15,7 +15,8 @@ from typing import Dict, Optional, Tuple
 
 INTERVAL = 60.0
 
-_lock = threading.Lock()
+# reentrant: a signal handler may log (and fail) while this thread holds it
+_lock = threading.RLock()
 _last: Dict[str, Tuple[float, int]] = {}  # source -> (time of last report, suppressed since)
 error_counts: Dict[str, int] = {}
 
@@ -45,7 +46,7 @@ def report(source: str, exc: Optional[BaseException], what: str = "failed") -> N
 def _after_fork_in_child() -> None:
     # a parent thread may have held the lock at the fork
     global _lock
-    _lock = threading.Lock()
+    _lock = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):

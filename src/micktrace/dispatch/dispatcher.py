@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._report import report
+from .._signals import in_signal_handler
 from ..handlers.fallback import write_to_fallback as _fallback_write
 from ..handlers.stats import stats_of
 from ..levels import LogLevel
@@ -187,13 +188,7 @@ def _sync_route(handler: Handler) -> Callable[[LogRecord], None]:
 
     inside = threading.local()  # this handler is running in this thread
 
-    def route(record: LogRecord) -> None:
-        if getattr(inside, "active", False):
-            # logged while this handler runs (an HTTP client logging through a
-            # captured stdlib, say): never back into the same handler
-            stats.add("feedback_skipped")
-            return
-        inside.active = True
+    def deliver(record: LogRecord) -> None:
         try:
             handle(record)
         except Exception as exc:
@@ -202,9 +197,36 @@ def _sync_route(handler: Handler) -> Callable[[LogRecord], None]:
             _fallback_write(handler, [record])
         else:
             next(emitted)
+
+    def route(record: LogRecord) -> None:
+        if getattr(inside, "active", False):
+            if in_signal_handler():
+                # a signal handler interrupted this handler in this thread: the
+                # record waits until the interrupted call has finished (a
+                # handler's lock is held, its write is half done)
+                pending = getattr(inside, "pending", None)
+                if pending is None:
+                    inside.pending = pending = []
+                pending.append(record)
+                return
+            # logged while this handler runs (an HTTP client logging through a
+            # captured stdlib, say): never back into the same handler
+            stats.add("feedback_skipped")
+            return
+        inside.active = True
+        try:
+            try:
+                handle(record)
+            except Exception as exc:
+                stats.record_failure(exc)
+                report(f"handler {handler.name!r}", exc)
+                _fallback_write(handler, [record])
+            else:
+                next(emitted)
+            pending = getattr(inside, "pending", None)
+            while pending:
+                deliver(pending.pop(0))
         finally:
             inside.active = False
 
     return route
-
-

@@ -15,10 +15,11 @@ import collections
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Deque, List, Optional
+from typing import TYPE_CHECKING, Any, Deque, List, Optional, Set
 
 from .. import _state
 from .._report import report
+from .._signals import SignalSafeEvent, in_signal_handler
 from ..handlers.fallback import write_to_fallback as _fallback_write
 from ..handlers.stats import stats_of
 from ..levels import LogLevel
@@ -64,12 +65,15 @@ class BackgroundWorker:
 
     def _init_runtime(self) -> None:
         self.queue: Deque[Any] = collections.deque()
-        self._wakeup = threading.Event()
+        self._wakeup = SignalSafeEvent()
         self._space = threading.Condition(threading.Lock())
         self._waiting_for_space = 0
+        #: threads waiting for space now: a signal handler that logs on one of
+        #: them must not wait again (it would nest without end, or deadlock)
+        self._waiting_threads: Set[int] = set()
         self._idle = False
         self._thread: Optional[threading.Thread] = None
-        self._start_lock = threading.Lock()
+        self._start_lock = threading.RLock()  # a signal handler may log while it is held
         self._stopped = False
         self.high_water = 0
         self._drops_since_summary = 0
@@ -133,7 +137,23 @@ class BackgroundWorker:
             return False
         if self._thread is None:
             self._start()
+        ident = threading.get_ident()
+        if ident in self._waiting_threads or in_signal_handler():
+            # logged from a signal handler: it may have interrupted this
+            # thread's own wait for space, or a moment when this thread holds a
+            # lock the worker needs to make room. Queue the record (the bound
+            # is exceeded by the few records signal handlers make) rather than
+            # wait for what cannot come.
+            return True
         deadline = time.monotonic() + opts.block_timeout
+        self._waiting_threads.add(ident)
+        try:
+            return self._wait_for_space(deadline)
+        finally:
+            self._waiting_threads.discard(ident)
+
+    def _wait_for_space(self, deadline: float) -> bool:
+        opts = self.options
         with self._space:
             self._waiting_for_space += 1
             try:

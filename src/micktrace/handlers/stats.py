@@ -34,7 +34,8 @@ class HandlerStats:
     def __init__(self) -> None:
         self.sync_emitted = itertools.count()
         self.worker_emitted = 0
-        self._lock = threading.Lock()
+        # reentrant: a signal handler's record may be counted while this thread holds it
+        self._lock = threading.RLock()
         self.failed = 0
         self.dropped = 0
         self.retried = 0
@@ -83,7 +84,7 @@ class HandlerStats:
 
     def after_fork(self) -> None:
         # a lock held by a parent thread at the fork would never be released in the child
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def snapshot(self) -> Dict[str, Any]:
         lat = sorted(self.latencies)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ... import _state
 from ..._report import report
+from ..._signals import SignalSafeEvent
 from ...errors import ConfigError, check_number
 from ..base import Handler
 from ..fallback import write_to_fallback
@@ -163,7 +164,7 @@ class NetworkHandler(DeliveryLoop, Handler):
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._wake = threading.Event()
+        self._wake = SignalSafeEvent()
         self._backlog = Backlog()
         self._inflight: List[Item] = []
         self._flush_requests = 0
