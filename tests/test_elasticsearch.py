@@ -16,19 +16,21 @@ import json
 import os
 import re
 import subprocess
+import sys
+import textwrap
 import time
 import urllib.parse
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
 import micktrace
-from micktrace.handlers.network.elastic_docs import IndexNamer, host_url
+from micktrace.handlers.network.elastic_docs import IndexNamer, bulk_outcome, host_url
 from micktrace.handlers.network.elasticsearch import ElasticsearchHandler, OpenSearchHandler
 from micktrace.testing import check_handler
-from support.http_faults import Recorder
+from support.http_faults import Recorder, Request
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = str(ROOT / "src")
@@ -273,3 +275,328 @@ def test_conformance(emulator: Emulator, transport: str) -> None:
 
     report = check_handler(make, lambda: emulator.docs(index), break_handler=break_handler, fork=True)
     assert report.passed and not report.skipped and not report.failed
+
+
+# -- faults in front of the real server -------------------------------------------------------------
+
+
+def _via(proxy: Recorder, index: str, transport: str, **options: Any) -> OpenSearchHandler:
+    settings: Dict[str, Any] = dict(FAST, retries=30, timeout=2.0)
+    settings.update(options)
+    return OpenSearchHandler(hosts=proxy.url, index=index, transport=transport, **settings)
+
+
+def _log(count: int, pause: float = 0.0, **fields: Any) -> None:
+    log = micktrace.get_logger("faults")
+    for i in range(count):
+        log.info("event", seq=i, **fields)
+        if pause:
+            time.sleep(pause)
+
+
+FAULTS: Dict[str, Callable[[Recorder], None]] = {
+    "503_for_2s": lambda rec: rec.fail_for(2.0, 503),
+    "429_retry_after": lambda rec: rec.fail(2, 429, headers={"Retry-After": "1"}),
+    "connection_resets": lambda rec: rec.reset(2),
+    "hung_server": lambda rec: rec.hang(1, 3.0),
+}
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_faults_lose_and_duplicate_nothing(
+    proxy: Recorder, emulator: Emulator, index: str, transport: str, fault: str
+) -> None:
+    FAULTS[fault](proxy)
+    handler = _via(proxy, index, transport, timeout=0.5 if fault == "hung_server" else 2.0)
+    micktrace.configure(handlers=[handler])
+    _log(60, pause=0.005)
+    assert micktrace.flush(15)
+    assert _seqs(emulator.wait_docs(index, 60)) == list(range(60))
+    row = _row("OpenSearchHandler")
+    assert row["delivered"] == 60 and row["fallback"] == row["dropped"] == row["rejected"] == 0
+    assert row["retries"] >= 1 and handler.health()["last_error"]  # the fault was seen, and said
+    assert handler.health()["state"] == "ok" and micktrace.health()["status"] != "failing"
+    if fault == "429_retry_after":
+        assert 429 in proxy.statuses()
+
+
+def _forward(emulator: Emulator, request: Request, body: bytes) -> Dict[str, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    try:
+        conn.request("POST", request.path, body=body, headers={"Content-Type": "application/x-ndjson"})
+        return dict(json.loads(conn.getresponse().read()))
+    finally:
+        conn.close()
+
+
+def _throttling(emulator: Emulator, throttled: Tuple[int, ...]) -> Callable[[Request], Optional[Any]]:
+    """A responder: the first bulk request's items at *throttled* get 429 (they are not
+    forwarded), the rest go to the emulator; its answer is spliced around them."""
+    state = {"first": True}
+
+    def respond(request: Request) -> Optional[Any]:
+        if "_bulk" not in request.path or not state["first"]:
+            return None
+        state["first"] = False
+        lines = request.body.splitlines(keepends=True)
+        pairs = [lines[i] + lines[i + 1] for i in range(0, len(lines), 2)]
+        kept = [p for i, p in enumerate(pairs) if i not in throttled]
+        answer = _forward(emulator, request, b"".join(kept))
+        items = list(answer["items"])
+        for i in throttled:
+            error = {"type": "es_rejected_execution_exception", "reason": "rejected execution (queue capacity 200)"}
+            items.insert(i, {"index": {"_index": "x", "status": 429, "error": error}})
+        return 200, {}, json.dumps({"took": 1, "errors": True, "items": items}).encode()
+
+    return respond
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_bulk_items_throttled_are_resent_alone(proxy: Recorder, emulator: Emulator, index: str, transport: str) -> None:
+    proxy.respond_with(_throttling(emulator, (3, 7)))
+    micktrace.configure(handlers=[_via(proxy, index, transport, linger=0.3)])
+    _log(20)
+    assert micktrace.flush(10)
+    docs = emulator.wait_docs(index, 20)
+    assert sorted(_seqs(docs)) == list(range(20)) and _seqs(docs)[-2:] == [3, 7]  # once each; the two came later
+    bulks = [r for r in proxy.accepted() if "_bulk" in r.path]
+    assert len(bulks) == 2 and [d["seq"] for d in bulks[1].ndjson() if "seq" in d] == [3, 7]
+    row = _row("OpenSearchHandler")
+    assert row["retries"] == 1 and row["delivered"] == 20 and row["fallback"] == 0
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_a_record_the_mapping_rejects_goes_to_the_fallback_with_its_reason(
+    proxy: Recorder, emulator: Emulator, index: str, transport: str, capsys: Any
+) -> None:
+    status, _ = emulator.request("PUT", f"/{index}", {"mappings": {"properties": {"count": {"type": "long"}}}})
+    assert status == 200
+    micktrace.configure(handlers=[_via(proxy, index, transport, linger=0.3)])
+    log = micktrace.get_logger("mapping")
+    for i in range(30):
+        log.info("event", seq=i, count="not-a-number" if i == 12 else i)
+    assert micktrace.flush(10)
+    assert _seqs(emulator.wait_docs(index, 29)) == [i for i in range(30) if i != 12]
+    row = _row("OpenSearchHandler")
+    assert row["rejected"] == 1 and row["fallback"] == 1 and row["delivered"] == 29 and row["retries"] == 0
+    err = capsys.readouterr().err
+    assert "mapper_parsing_exception" in err and "seq=12" in err and "HTTP 400" in err
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_403_means_unauthorized_and_no_secret_shows(
+    proxy: Recorder, emulator: Emulator, index: str, transport: str, capsys: Any
+) -> None:
+    proxy.respond_with(lambda req: (403, {}, b'{"error":{"type":"security_exception","reason":"denied"},"status":403}'))
+    handler = _via(proxy, index, transport, api_key="c2VjcmV0LWtleS1zZWNyZXQ=", breaker_cooldown=60)
+    micktrace.configure(handlers=[handler])
+    _log(10)
+    micktrace.flush(5)
+    health = micktrace.health()
+    row = health["handlers"]["OpenSearchHandler"]
+    assert row["state"] == "unauthorized" and health["status"] == "failing"
+    assert _row("OpenSearchHandler")["fallback"] == 10
+    shown = json.dumps(health, default=str) + capsys.readouterr().err + repr(handler)
+    assert "c2VjcmV0LWtleS1zZWNyZXQ=" not in shown and "fallback" not in row.get("last_error", "")
+    assert emulator.docs(index) == []
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_413_splits_the_batch(proxy: Recorder, emulator: Emulator, index: str, transport: str) -> None:
+    proxy.fail(1, 413, body=b'{"error":"request entity too large"}')
+    micktrace.configure(handlers=[_via(proxy, index, transport, linger=0.3)])
+    _log(20)
+    assert micktrace.flush(10)
+    assert _seqs(emulator.wait_docs(index, 20)) == list(range(20))
+    sizes = [len([d for d in r.ndjson() if "seq" in d]) for r in proxy.requests if "_bulk" in r.path]
+    assert sizes == [20, 10, 10]
+    assert _row("OpenSearchHandler")["fallback"] == 0
+
+
+def test_bulk_outcome_reads_every_item_status() -> None:
+    def item(status: int, kind: str = "index") -> Dict[str, Any]:
+        body: Dict[str, Any] = {"status": status}
+        if status >= 300:
+            cause = {"type": "illegal_argument_exception", "reason": "For input string"}
+            body["error"] = {"type": "mapper_parsing_exception", "reason": "failed to parse [n]", "caused_by": cause}
+        return {kind: body}
+
+    assert bulk_outcome({"errors": False, "items": [item(201)]}, 1) is None
+    result = bulk_outcome({"errors": True, "items": [item(201), item(429), item(400, "create"), item(503)]}, 5)
+    assert result is not None and result.retry == [1, 3, 4]  # the fifth was not answered: sent again
+    ((index, reason),) = result.rejected
+    assert index == 2 and "HTTP 400 mapper_parsing_exception" in reason and "For input string" in reason
+    with pytest.raises(ValueError):
+        bulk_outcome("not json", 1)
+
+
+# -- elasticsearch-py, injected clients, exit, missing extras ------------------------------------------
+
+
+def _elasticsearch_answer(request: Request) -> Any:
+    """What Elasticsearch answers to a bulk request: item 1 throttled the first time, item 2 rejected."""
+    pairs = request.ndjson()
+    items: List[Dict[str, Any]] = []
+    for n, doc in enumerate(pairs[1::2]):
+        status = 201
+        if doc["seq"] == 1 and not any(b'"seq":1' in r.body for r in _es_seen[:-1]):
+            status = 429
+        elif doc["seq"] == 2:
+            status = 400
+        entry: Dict[str, Any] = {"_index": "x", "status": status}
+        if status != 201:
+            kind = "mapper_parsing_exception" if status == 400 else "es_rejected_execution_exception"
+            entry["error"] = {"type": kind, "reason": f"item {n}"}
+        items.append({"index": entry})
+    headers = {"X-Elastic-Product": "Elasticsearch", "Content-Type": "application/vnd.elasticsearch+json"}
+    return 200, headers, json.dumps({"took": 1, "errors": True, "items": items}).encode()
+
+
+_es_seen: List[Request] = []
+
+
+def test_elasticsearch_py_path_against_an_elasticsearch_answer(capsys: Any) -> None:
+    import elasticsearch
+
+    rec = Recorder()
+    _es_seen.clear()
+
+    def respond(request: Request) -> Any:
+        _es_seen.append(request)
+        return _elasticsearch_answer(request)
+
+    rec.respond_with(respond)
+    try:
+        handler = ElasticsearchHandler(hosts=rec.url, index="app", api_key=("id1", "k" * 12), transport="sdk", **FAST)
+        micktrace.configure(handlers=[handler])
+        _log(5)
+        assert micktrace.flush(10)
+        assert handler.health()["destination"].endswith("via elasticsearch")
+        assert len(_es_seen) == 2 and all(r.path == "/_bulk" for r in _es_seen)
+        assert "compatible-with" in _es_seen[0].headers["content-type"]  # it really was elasticsearch-py
+        assert _es_seen[0].headers["authorization"] == "ApiKey " + base64.b64encode(b"id1:" + b"k" * 12).decode()
+        assert [d["seq"] for d in _es_seen[1].ndjson() if "seq" in d] == [1]  # only the throttled item again
+        row = _row()
+        assert row["delivered"] == 4 and row["rejected"] == 1 and row["retries"] == 1
+        assert "seq=2" in capsys.readouterr().err
+        # an injected elasticsearch client is used as it is
+        client = elasticsearch.Elasticsearch(rec.url, max_retries=0)
+        injected = ElasticsearchHandler(client=client, index="app", name="inj", **FAST)
+        assert injected.describe() == "an injected client index=app via elasticsearch"
+        micktrace.configure(handlers=[injected])
+        _log(1)
+        assert micktrace.flush(10) and len(_es_seen) == 3
+    finally:
+        rec.close()
+
+
+def test_spec_example_switches_elasticsearch_py_to_http_for_opensearch(emulator: Emulator, capsys: Any) -> None:
+    import elasticsearch  # noqa: F401  (in the test extra: the auto transport picks it for "elasticsearch")
+
+    handler = ElasticsearchHandler(hosts=f"localhost:{emulator.port}", index="switched", **FAST)
+    micktrace.configure(handlers=[handler])
+    assert handler.health()["destination"].endswith("via elasticsearch")
+    _log(3)
+    assert micktrace.flush(10)
+    assert _seqs(emulator.wait_docs("switched", 3)) == [0, 1, 2]
+    assert handler.health()["destination"].endswith("via http") and _row()["fallback"] == 0
+    assert "sending with plain HTTP from now on" in capsys.readouterr().err
+
+
+def test_injected_opensearch_client_survives_close(emulator: Emulator, index: str) -> None:
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch([emulator.url])
+    handler = OpenSearchHandler(client=client, index=index, **FAST)
+    micktrace.configure(handlers=[handler])
+    _log(5)
+    micktrace.configure(reset=True)  # closes the handler, not the application's client
+    assert _seqs(emulator.wait_docs(index, 5)) == list(range(5))
+    assert client.count(index=index)["count"] == 5
+
+
+def test_capture_stdlib_with_the_sdk_loggers_at_debug_does_not_loop(emulator: Emulator, index: str) -> None:
+    import logging
+
+    names = ("opensearch", "urllib3", "opensearchpy")
+    saved = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.DEBUG)
+    try:
+        handler = OpenSearchHandler(hosts=emulator.url, index=index, transport="sdk", **FAST)
+        micktrace.configure(level="DEBUG", capture_stdlib=True, handlers=[handler])
+        for i in range(50):
+            logging.getLogger("app").info("via stdlib %d", i)
+            time.sleep(0.002)
+        assert micktrace.flush(10)
+        time.sleep(0.3)  # anything the SDK logged while sending would be indexed by now
+        micktrace.flush(5)
+        docs = emulator.wait_docs(index, 50)
+        assert [d["message"] for d in docs] == [f"via stdlib {i}" for i in range(50)]
+        assert _row("OpenSearchHandler")["feedback_skipped"] > 0  # the SDK did log, and it was kept out
+    finally:
+        micktrace.configure(reset=True, capture_stdlib=False)
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_exit_with_a_backlog_delivers_it(emulator: Emulator, index: str, transport: str) -> None:
+    script = textwrap.dedent(
+        f"""
+        import micktrace
+        micktrace.configure(handlers=[{{"type": "opensearch", "hosts": "{emulator.url}", "index": "{index}",
+                                        "transport": "{transport}", "linger": 30, "batch_size": 200}}])
+        log = micktrace.get_logger("exit")
+        for i in range(500):
+            log.info("event", seq=i)
+        raise SystemExit(3)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": SRC}, timeout=30,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert _seqs(emulator.wait_docs(index, 500)) == list(range(500))
+
+
+def test_missing_client_library_names_the_extra(tmp_path: Path) -> None:
+    for name in ("opensearchpy", "elasticsearch"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    script = textwrap.dedent(
+        """
+        import micktrace
+        from micktrace.errors import MissingExtraError
+        from micktrace.handlers.network.elasticsearch import ElasticsearchHandler, OpenSearchHandler
+        for cls in (OpenSearchHandler, ElasticsearchHandler):
+            try:
+                cls(transport="sdk")
+            except MissingExtraError as exc:
+                print("missing:", exc)
+            print("auto:", cls().describe())
+        try:
+            micktrace.configure(handlers=[{"type": "elasticsearch", "transport": "sdk"}])
+        except MissingExtraError as exc:
+            print("configure:", exc.extra)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": f"{tmp_path}:{SRC}"},
+                          timeout=30, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "missing:" in lines[0] and "'opensearchpy'" in lines[0] and "micktrace[elastic]" in lines[0]
+    assert lines[1].endswith("via http") and "'elasticsearch'" in lines[2] and lines[3].endswith("via http")
+    assert lines[4] == "configure: elastic"
+
+
+def test_a_record_over_the_document_limit_is_truncated_with_a_marker(emulator: Emulator, index: str) -> None:
+    micktrace.configure(handlers=[OpenSearchHandler(hosts=emulator.url, index=index, transport="http", **FAST)])
+    log = micktrace.get_logger("big")
+    log.info("x" * (3 * 1024 * 1024), seq=0)  # a long string is cut by the serializer, visibly
+    log.info("many fields", seq=1, **{f"f{i}": "y" * 15_000 for i in range(100)})  # 1.5 MB: over the 1 MiB limit
+    assert micktrace.flush(10)
+    first, second = emulator.wait_docs(index, 2)
+    assert first["message"].endswith("more chars]") and len(first["message"]) < 1024 * 1024
+    assert second["micktrace_truncated"] is True and "f1" not in second and "many fields" in second["message"]
+    assert _row("OpenSearchHandler")["truncated"] == 1
