@@ -119,7 +119,8 @@ class ElasticsearchHandler(NetworkHandler):
         if password is not None and username is None:
             raise ConfigError("username", None, "a user name (a password was given)")
         self.username, self.password = username, password
-        for secret in (password, self.api_key, *(api_key if isinstance(api_key, (tuple, list)) else ())):
+        key_part = api_key[1] if isinstance(api_key, (tuple, list)) else None  # the id is not a secret
+        for secret in (password, self.api_key, key_part):
             self.add_secret(secret)
         self.headers: Dict[str, str] = {"Content-Type": "application/x-ndjson", "Accept": "application/json"}
         if self.api_key:
