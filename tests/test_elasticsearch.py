@@ -169,19 +169,20 @@ def test_ecs_off_writes_the_json_layout(emulator: Emulator, index: str) -> None:
     assert "log" not in doc and "ecs" not in doc
 
 
-def test_data_stream_auth_and_round_robin(emulator: Emulator, index: str) -> None:
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_data_stream_api_key_and_two_hosts(emulator: Emulator, index: str, transport: str) -> None:
     first, second = Recorder(upstream=emulator.url), Recorder(upstream=emulator.url)
     try:
-        micktrace.configure(handlers=[ElasticsearchHandler(
+        micktrace.configure(handlers=[OpenSearchHandler(
             hosts=[first.url, second.url.replace("http://", "")], index=index, data_stream=True,
-            api_key=("key-id", "key-secret-value"), transport="http", batch_size=10, **FAST)])  # fmt: skip
+            api_key=("key-id", "key-secret-value"), transport=transport, batch_size=10, **FAST)])  # fmt: skip
         log = micktrace.get_logger("ds")
         for i in range(40):
             log.info("to a stream", seq=i)
         assert micktrace.flush(10)
         assert _seqs(emulator.wait_docs(index, 40)) == list(range(40))
         requests = first.accepted() + second.accepted()
-        assert first.accepted() and second.accepted()  # both hosts took requests
+        assert first.accepted() and second.accepted()  # both hosts took requests (round robin, or the client's pool)
         expected = "ApiKey " + base64.b64encode(b"key-id:key-secret-value").decode()
         assert all(r.headers["authorization"] == expected for r in requests)
         actions = [line for r in requests for line in r.ndjson() if "create" in line or "index" in line]
@@ -193,11 +194,12 @@ def test_data_stream_auth_and_round_robin(emulator: Emulator, index: str) -> Non
         second.close()
 
 
-def test_basic_auth_from_options_and_from_the_url(proxy: Recorder, emulator: Emulator, index: str) -> None:
-    handler = ElasticsearchHandler(hosts=proxy.url, index=index, username="elastic", password="s3cret-pass",
-                                   transport="http", **FAST)  # fmt: skip
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_basic_auth_from_options_and_the_url(proxy: Recorder, emulator: Emulator, index: str, transport: str) -> None:
+    handler = OpenSearchHandler(hosts=proxy.url, index=index, username="elastic", password="s3cret-pass",
+                                transport=transport, **FAST)  # fmt: skip
     in_url = proxy.url.replace("http://", "http://bob:pw%40x1@")
-    handler2 = ElasticsearchHandler(hosts=in_url, index=index, transport="http", name="second", **FAST)
+    handler2 = OpenSearchHandler(hosts=in_url, index=index, transport=transport, name="second", **FAST)
     assert "s3cret" not in repr(handler) and "pw@x1" not in repr(handler2)
     micktrace.configure(handlers=[handler, handler2])
     micktrace.get_logger("auth").info("hello", seq=0)
@@ -208,7 +210,8 @@ def test_basic_auth_from_options_and_from_the_url(proxy: Recorder, emulator: Emu
 
 
 @pytest.mark.filterwarnings("ignore:.*verif:Warning")
-def test_tls_with_ca_certs_and_verify_off(tmp_path: Path, emulator: Emulator, index: str) -> None:
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_tls_ca_certs_verify_certs(tmp_path: Path, emulator: Emulator, index: str, transport: str) -> None:
     import ssl
 
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
@@ -219,13 +222,18 @@ def test_tls_with_ca_certs_and_verify_off(tmp_path: Path, emulator: Emulator, in
     context.load_cert_chain(str(cert), str(key))
     rec = Recorder(upstream=emulator.url, tls_context=context)
     try:
-        verified = ElasticsearchHandler(hosts=rec.url, index=index, ca_certs=str(cert), transport="http", **FAST)
-        unverified = OpenSearchHandler(hosts=rec.url, index=index, verify_certs=False, transport="sdk", name="u",
-                                       **FAST)  # fmt: skip
-        micktrace.configure(handlers=[verified, unverified])
+        options: Dict[str, Any] = dict(FAST, hosts=rec.url, index=index, transport=transport)
+        verified = OpenSearchHandler(ca_certs=str(cert), name="ca", **options)
+        unverified = OpenSearchHandler(verify_certs=False, name="off", **options)
+        refused = OpenSearchHandler(name="default", retries=0, **options)  # the system CAs do not know this cert
+        micktrace.configure(handlers=[verified, unverified, refused])
         micktrace.get_logger("tls").info("over tls", seq=0)
-        assert micktrace.flush(10)
+        micktrace.flush(10)
         assert len(emulator.wait_docs(index, 2)) == 2
+        rows = micktrace.metrics()["handlers"]
+        assert rows["ca"]["delivered"] == rows["off"]["delivered"] == 1
+        assert rows["default"]["delivered"] == 0 and rows["default"]["fallback"] == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in str(refused.health()["last_error"]).upper().replace(" ", "_")
     finally:
         rec.close()
 
