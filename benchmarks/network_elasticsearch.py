@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 import micktrace  # noqa: E402
 from micktrace.handlers.network.elasticsearch import OpenSearchHandler  # noqa: E402
-from test_elasticsearch import Emulator  # noqa: E402
+from support.osmem import Emulator  # noqa: E402
 
 FIELDS = {"user": "ann", "amount": 12.5, "path": "/checkout"}
 

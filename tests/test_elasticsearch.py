@@ -1,6 +1,7 @@
 """The ``elasticsearch`` / ``opensearch`` handler against a real OpenSearch API
-emulator (osmem-server, started on 127.0.0.1 for the session): records are read
-back with ``_search``; faults are injected by a proxy in front of it.
+emulator (osmem-server, started on 127.0.0.1 for the session): the spec's example,
+every option, conformance, the client libraries, exit and missing extras. Records are
+read back with ``_search``. The fault tests are in test_elasticsearch_faults.py.
 
 elasticsearch-py cannot talk to the emulator (it is an OpenSearch server and
 refuses the client's compatibility headers with 406), so the client path runs
@@ -11,7 +12,6 @@ the loopback recorder answering as Elasticsearch does.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import re
@@ -19,60 +19,41 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.parse
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
 import micktrace
-from micktrace.handlers.network.elastic_docs import IndexNamer, bulk_outcome, host_url
+from micktrace.handlers.network.elastic_docs import IndexNamer, host_url
 from micktrace.handlers.network.elasticsearch import ElasticsearchHandler, OpenSearchHandler
 from micktrace.testing import check_handler
 from support.http_faults import Recorder, Request
+from support.osmem import FAST, Emulator
+from support.osmem import log_events as _log
+from support.osmem import row as _row
+from support.osmem import seqs as _seqs
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = str(ROOT / "src")
-FAST = {"linger": 0.02, "backoff": 0.02, "max_backoff": 0.3}
 
+# pasted verbatim from the spec (MICKTRACE_README.md, "Elastic Stack Integration")
+SPEC_EXAMPLE = '''\
+import micktrace
 
-class Emulator:
-    def __init__(self) -> None:
-        from osmem_server import OsmemServer  # a missing emulator fails the tests, never skips them
+micktrace.configure(
+    level="INFO",
+    handlers=[{
+        "type": "elasticsearch",
+        "hosts": ["localhost:9200"],
+        "index": "application-logs"
+    }]
+)
 
-        self.server = OsmemServer.start(japanese=False, addr="127.0.0.1:0")
-        self.url = self.server.url
-        parts = urllib.parse.urlsplit(self.url)
-        assert parts.hostname == "127.0.0.1"
-        self.port = int(parts.port or 0)
-
-    def request(self, method: str, path: str, body: Any = None) -> Any:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            return response.status, json.loads(response.read() or b"{}")
-        finally:
-            conn.close()
-
-    def docs(self, index: str) -> List[Dict[str, Any]]:
-        """Every document of *index* (a pattern), in the order the cluster indexed them."""
-        self.request("POST", f"/{index}/_refresh")
-        status, found = self.request("POST", f"/{index}/_search", {"size": 10000, "sort": ["_doc"]})
-        if status == 404:
-            return []
-        assert status == 200, found
-        return [dict(hit["_source"], _index=hit["_index"]) for hit in found["hits"]["hits"]]
-
-    def wait_docs(self, index: str, count: int, timeout: float = 20.0) -> List[Dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        docs = self.docs(index)
-        while len(docs) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-            docs = self.docs(index)
-        return docs
+logger = micktrace.get_logger(__name__)
+logger.info("Search query", query="python logging", results=1250, response_time_ms=23)
+'''
 
 
 @pytest.fixture(scope="session")
@@ -101,28 +82,12 @@ def proxy(emulator: Emulator) -> Iterator[Recorder]:
     rec.close()
 
 
-def _row(name: str = "ElasticsearchHandler") -> Dict[str, Any]:
-    return dict(micktrace.metrics()["handlers"][name])
-
-
-def _seqs(docs: List[Dict[str, Any]]) -> List[int]:
-    return [int(d["seq"]) for d in docs if "seq" in d]
-
-
 # -- the spec's example, options --------------------------------------------------------------
-
-
-def _readme_block() -> str:
-    text = (ROOT.parent.parent / "shared" / "seed" / "MICKTRACE_README.md").read_text()
-    start = text.index("### **Elastic Stack Integration**")
-    return text[start:].split("```python\n", 1)[1].split("```", 1)[0]
 
 
 def test_spec_example_as_written(emulator: Emulator) -> None:
     # the block from the spec, with only the port changed to the emulator's
-    block = _readme_block()
-    assert '"hosts": ["localhost:9200"]' in block and '"type": "elasticsearch"' in block
-    exec(compile(block.replace("localhost:9200", f"localhost:{emulator.port}"), "README", "exec"), {})
+    exec(compile(SPEC_EXAMPLE.replace("localhost:9200", f"localhost:{emulator.port}"), "README", "exec"), {})
     micktrace.shutdown()
     (doc,) = emulator.wait_docs("application-logs", 1)
     assert doc["message"] == "Search query" and doc["log"]["level"] == "info"
@@ -283,160 +248,6 @@ def test_conformance(emulator: Emulator, transport: str) -> None:
 
     report = check_handler(make, lambda: emulator.docs(index), break_handler=break_handler, fork=True)
     assert report.passed and not report.skipped and not report.failed
-
-
-# -- faults in front of the real server -------------------------------------------------------------
-
-
-def _via(proxy: Recorder, index: str, transport: str, **options: Any) -> OpenSearchHandler:
-    settings: Dict[str, Any] = dict(FAST, retries=30, timeout=2.0)
-    settings.update(options)
-    return OpenSearchHandler(hosts=proxy.url, index=index, transport=transport, **settings)
-
-
-def _log(count: int, pause: float = 0.0, **fields: Any) -> None:
-    log = micktrace.get_logger("faults")
-    for i in range(count):
-        log.info("event", seq=i, **fields)
-        if pause:
-            time.sleep(pause)
-
-
-FAULTS: Dict[str, Callable[[Recorder], None]] = {
-    "503_for_2s": lambda rec: rec.fail_for(2.0, 503),
-    "429_retry_after": lambda rec: rec.fail(2, 429, headers={"Retry-After": "1"}),
-    "connection_resets": lambda rec: rec.reset(2),
-    "hung_server": lambda rec: rec.hang(1, 3.0),
-}
-
-
-@pytest.mark.parametrize("transport", ["http", "sdk"])
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_faults_lose_and_duplicate_nothing(
-    proxy: Recorder, emulator: Emulator, index: str, transport: str, fault: str
-) -> None:
-    FAULTS[fault](proxy)
-    handler = _via(proxy, index, transport, timeout=0.5 if fault == "hung_server" else 2.0)
-    micktrace.configure(handlers=[handler])
-    _log(60, pause=0.005)
-    assert micktrace.flush(15)
-    assert _seqs(emulator.wait_docs(index, 60)) == list(range(60))
-    row = _row("OpenSearchHandler")
-    assert row["delivered"] == 60 and row["fallback"] == row["dropped"] == row["rejected"] == 0
-    assert row["retries"] >= 1 and handler.health()["last_error"]  # the fault was seen, and said
-    assert handler.health()["state"] == "ok" and micktrace.health()["status"] != "failing"
-    if fault == "429_retry_after":
-        assert 429 in proxy.statuses()
-
-
-def _forward(emulator: Emulator, request: Request, body: bytes) -> Dict[str, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
-    try:
-        conn.request("POST", request.path, body=body, headers={"Content-Type": "application/x-ndjson"})
-        return dict(json.loads(conn.getresponse().read()))
-    finally:
-        conn.close()
-
-
-def _throttling(emulator: Emulator, throttled: Tuple[int, ...]) -> Callable[[Request], Optional[Any]]:
-    """A responder: the first bulk request's items at *throttled* get 429 (they are not
-    forwarded), the rest go to the emulator; its answer is spliced around them."""
-    state = {"first": True}
-
-    def respond(request: Request) -> Optional[Any]:
-        if "_bulk" not in request.path or not state["first"]:
-            return None
-        state["first"] = False
-        lines = request.body.splitlines(keepends=True)
-        pairs = [lines[i] + lines[i + 1] for i in range(0, len(lines), 2)]
-        kept = [p for i, p in enumerate(pairs) if i not in throttled]
-        answer = _forward(emulator, request, b"".join(kept))
-        items = list(answer["items"])
-        for i in throttled:
-            error = {"type": "es_rejected_execution_exception", "reason": "rejected execution (queue capacity 200)"}
-            items.insert(i, {"index": {"_index": "x", "status": 429, "error": error}})
-        return 200, {}, json.dumps({"took": 1, "errors": True, "items": items}).encode()
-
-    return respond
-
-
-@pytest.mark.parametrize("transport", ["http", "sdk"])
-def test_bulk_items_throttled_are_resent_alone(proxy: Recorder, emulator: Emulator, index: str, transport: str) -> None:
-    proxy.respond_with(_throttling(emulator, (3, 7)))
-    micktrace.configure(handlers=[_via(proxy, index, transport, linger=0.3)])
-    _log(20)
-    assert micktrace.flush(10)
-    docs = emulator.wait_docs(index, 20)
-    assert sorted(_seqs(docs)) == list(range(20)) and _seqs(docs)[-2:] == [3, 7]  # once each; the two came later
-    bulks = [r for r in proxy.accepted() if "_bulk" in r.path]
-    assert len(bulks) == 2 and [d["seq"] for d in bulks[1].ndjson() if "seq" in d] == [3, 7]
-    row = _row("OpenSearchHandler")
-    assert row["retries"] == 1 and row["delivered"] == 20 and row["fallback"] == 0
-
-
-@pytest.mark.parametrize("transport", ["http", "sdk"])
-def test_a_record_the_mapping_rejects_goes_to_the_fallback_with_its_reason(
-    proxy: Recorder, emulator: Emulator, index: str, transport: str, capsys: Any
-) -> None:
-    status, _ = emulator.request("PUT", f"/{index}", {"mappings": {"properties": {"count": {"type": "long"}}}})
-    assert status == 200
-    micktrace.configure(handlers=[_via(proxy, index, transport, linger=0.3)])
-    log = micktrace.get_logger("mapping")
-    for i in range(30):
-        log.info("event", seq=i, count="not-a-number" if i == 12 else i)
-    assert micktrace.flush(10)
-    assert _seqs(emulator.wait_docs(index, 29)) == [i for i in range(30) if i != 12]
-    row = _row("OpenSearchHandler")
-    assert row["rejected"] == 1 and row["fallback"] == 1 and row["delivered"] == 29 and row["retries"] == 0
-    err = capsys.readouterr().err
-    assert "mapper_parsing_exception" in err and "seq=12" in err and "HTTP 400" in err
-
-
-@pytest.mark.parametrize("transport", ["http", "sdk"])
-def test_403_means_unauthorized_and_no_secret_shows(
-    proxy: Recorder, emulator: Emulator, index: str, transport: str, capsys: Any
-) -> None:
-    proxy.respond_with(lambda req: (403, {}, b'{"error":{"type":"security_exception","reason":"denied"},"status":403}'))
-    handler = _via(proxy, index, transport, api_key="c2VjcmV0LWtleS1zZWNyZXQ=", breaker_cooldown=60)
-    micktrace.configure(handlers=[handler])
-    _log(10)
-    micktrace.flush(5)
-    health = micktrace.health()
-    row = health["handlers"]["OpenSearchHandler"]
-    assert row["state"] == "unauthorized" and health["status"] == "failing"
-    assert _row("OpenSearchHandler")["fallback"] == 10
-    shown = json.dumps(health, default=str) + capsys.readouterr().err + repr(handler)
-    assert "c2VjcmV0LWtleS1zZWNyZXQ=" not in shown and "fallback" not in row.get("last_error", "")
-    assert emulator.docs(index) == []
-
-
-@pytest.mark.parametrize("transport", ["http", "sdk"])
-def test_413_splits_the_batch(proxy: Recorder, emulator: Emulator, index: str, transport: str) -> None:
-    proxy.fail(1, 413, body=b'{"error":"request entity too large"}')
-    micktrace.configure(handlers=[_via(proxy, index, transport, linger=0.3)])
-    _log(20)
-    assert micktrace.flush(10)
-    assert _seqs(emulator.wait_docs(index, 20)) == list(range(20))
-    sizes = [len([d for d in r.ndjson() if "seq" in d]) for r in proxy.requests if "_bulk" in r.path]
-    assert sizes == [20, 10, 10]
-    assert _row("OpenSearchHandler")["fallback"] == 0
-
-
-def test_bulk_outcome_reads_every_item_status() -> None:
-    def item(status: int, kind: str = "index") -> Dict[str, Any]:
-        body: Dict[str, Any] = {"status": status}
-        if status >= 300:
-            cause = {"type": "illegal_argument_exception", "reason": "For input string"}
-            body["error"] = {"type": "mapper_parsing_exception", "reason": "failed to parse [n]", "caused_by": cause}
-        return {kind: body}
-
-    assert bulk_outcome({"errors": False, "items": [item(201)]}, 1) is None
-    result = bulk_outcome({"errors": True, "items": [item(201), item(429), item(400, "create"), item(503)]}, 5)
-    assert result is not None and result.retry == [1, 3, 4]  # the fifth was not answered: sent again
-    ((index, reason),) = result.rejected
-    assert index == 2 and "HTTP 400 mapper_parsing_exception" in reason and "For input string" in reason
-    with pytest.raises(ValueError):
-        bulk_outcome("not json", 1)
 
 
 # -- elasticsearch-py, injected clients, exit, missing extras ------------------------------------------
