@@ -228,7 +228,7 @@ def test_planned_types_are_now_built() -> None:
     assert "elasticsearch" not in PLANNED_HANDLER_TYPES and "opensearch" not in PLANNED_HANDLER_TYPES
     assert network_handler_class("elasticsearch") is ElasticsearchHandler
     assert network_handler_class("opensearch") is OpenSearchHandler
-    assert NETWORK_HANDLER_TYPES["opensearch"][2] == "elastic"
+    assert [NETWORK_HANDLER_TYPES[t][2] for t in ("elasticsearch", "opensearch")] == ["elastic", "opensearch"]
 
 
 # -- conformance ---------------------------------------------------------------------------------
@@ -404,8 +404,9 @@ def test_missing_client_library_names_the_extra(tmp_path: Path) -> None:
                           timeout=30, capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert "missing:" in lines[0] and "'opensearchpy'" in lines[0] and "micktrace[elastic]" in lines[0]
-    assert lines[1].endswith("via http") and "'elasticsearch'" in lines[2] and lines[3].endswith("via http")
+    assert "missing:" in lines[0] and "'opensearchpy'" in lines[0] and "micktrace[opensearch]" in lines[0]
+    assert lines[1].endswith("via http") and "'elasticsearch'" in lines[2] and "micktrace[elastic]" in lines[2]
+    assert lines[3].endswith("via http")
     assert lines[4] == "configure: elastic"
 
 

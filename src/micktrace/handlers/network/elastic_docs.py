@@ -127,8 +127,7 @@ class IndexNamer:
             raise ConfigError("index", pattern, "an index name or a strftime pattern such as 'logs-%Y.%m.%d'")
         self.pattern = pattern
         self.constant = "%" not in pattern
-        self._second = -1
-        self._name = pattern
+        self._cache = (-1, pattern)  # (second, name): one tuple, so threads never see a torn pair
         try:
             sample = time.strftime(pattern, time.gmtime()) if not self.constant else pattern
         except ValueError:
@@ -148,10 +147,11 @@ class IndexNamer:
         if self.constant:
             return self.pattern
         second = time_ns // 1_000_000_000
-        if second != self._second:
-            self._name = time.strftime(self.pattern, time.gmtime(second))
-            self._second = second
-        return self._name
+        cached, name = self._cache
+        if second != cached:
+            name = time.strftime(self.pattern, time.gmtime(second))
+            self._cache = (second, name)
+        return name
 
 
 def host_url(host: Any) -> Tuple[str, Optional[str], Optional[str]]:

@@ -76,6 +76,8 @@ class ElasticsearchHandler(NetworkHandler):
     #: the client library this type prefers, and the one after it
     sdk_modules: Tuple[str, ...] = ("elasticsearch", "opensearchpy")
     kind = "elasticsearch"
+    #: the extra that installs ``sdk_modules[0]``
+    extra = "elastic"
 
     def __init__(
         self,
@@ -159,7 +161,7 @@ class ElasticsearchHandler(NetworkHandler):
                 continue
             return module
         if required:
-            raise MissingExtraError(f"the {self.kind!r} handler with transport='sdk'", "elastic", self.sdk_modules[0])
+            raise MissingExtraError(f"the {self.kind!r} handler with transport='sdk'", self.extra, self.sdk_modules[0])
         return None
 
     # -- encoding ------------------------------------------------------------------------
@@ -290,6 +292,7 @@ class OpenSearchHandler(ElasticsearchHandler):
 
     sdk_modules = ("opensearchpy",)
     kind = "opensearch"
+    extra = "opensearch"
 
 
 def _library_of(client: Any) -> str:
