@@ -108,6 +108,9 @@ def health() -> Dict[str, Any]:
         circuit_open = bool(stats.circuit_open_until) and time.monotonic() < stats.circuit_open_until
         last_error_time = stats.last_error_time
         recovered = last_error_time is None or stats.emitted > stats.emitted_at_error
+        if not recovered:  # a network handler that delivered after its last error has recovered too
+            success = getattr(handler, "last_success_time", None)
+            recovered = isinstance(success, float) and last_error_time is not None and success > last_error_time
         if circuit_open or not recovered:
             status = "failing"
         elif (

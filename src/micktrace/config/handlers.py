@@ -46,8 +46,6 @@ PLANNED_HANDLER_TYPES = {
     "gcp": "gcp",
     "datadog": "datadog",
     "newrelic": "newrelic",
-    "elasticsearch": "elastic",
-    "opensearch": "elastic",
     "otlp": "opentelemetry",
     "sentry": "sentry",
 }

@@ -37,3 +37,5 @@ def network_handler_class(name: str) -> type:
 register_network_type("http", "micktrace.handlers.network.http_json", "HttpJsonHandler", "")
 register_network_type("syslog", "micktrace.handlers.network.syslog", "SyslogHandler", "")
 register_network_type("otlp", "micktrace.handlers.network.otlp", "OtlpHandler", "opentelemetry")
+register_network_type("elasticsearch", "micktrace.handlers.network.elasticsearch", "ElasticsearchHandler", "elastic")
+register_network_type("opensearch", "micktrace.handlers.network.elasticsearch", "OpenSearchHandler", "opensearch")
