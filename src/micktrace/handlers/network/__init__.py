@@ -36,3 +36,5 @@ def network_handler_class(name: str) -> type:
 
 register_network_type("http", "micktrace.handlers.network.http_json", "HttpJsonHandler", "")
 register_network_type("syslog", "micktrace.handlers.network.syslog", "SyslogHandler", "")
+register_network_type("datadog", "micktrace.handlers.network.datadog", "DatadogHandler", "datadog")
+register_network_type("newrelic", "micktrace.handlers.network.newrelic", "NewRelicHandler", "newrelic")

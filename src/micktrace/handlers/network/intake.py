@@ -1,0 +1,114 @@
+"""What the JSON log intakes over HTTPS (Datadog, New Relic) share.
+
+Holds :func:`attributes` (a record's static, context and own fields as one
+flat dict, a field whose name the platform reserves renamed rather than lost),
+:func:`trace_ids` (``trace_id`` / ``span_id`` of a record, from its fields or
+its context, as :mod:`micktrace.trace_ids` puts them there), :func:`json_bytes`
+(compact UTF-8 JSON that never raises) and :func:`secret_from` (an option, or
+else an environment variable).
+
+May import: serialize, errors.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Callable, Collection, Dict, Optional, Tuple
+
+from ...errors import ConfigError
+from ...serialize import _orjson_module, _stdlib_encoder, dumps, json_default
+
+if TYPE_CHECKING:
+    from ...record import LogRecord
+
+_PREFIXES = ("static.", "context.", "fields.")
+
+
+def attributes(record: LogRecord, reserved: Collection[str], skip_static: Collection[str] = ()) -> Dict[str, Any]:
+    """The record's static fields (less *skip_static*), context and own fields in one dict.
+
+    A name the platform reserves (in *reserved*) or already taken is written
+    as ``static.<name>`` / ``context.<name>`` / ``fields.<name>``: no value is lost.
+    """
+    out: Dict[str, Any] = {}
+    for source, prefix in zip((record.static, record.context, record.data), _PREFIXES):
+        if not source:
+            continue
+        for key, value in source.items():
+            if source is record.static and key in skip_static:
+                continue
+            name = key if type(key) is str else str(key)
+            if name in reserved or name in out:
+                name = prefix + name
+                while name in out:
+                    name = prefix + name
+            out[name] = value
+    return out
+
+
+def trace_ids(record: LogRecord) -> Tuple[Optional[str], Optional[str]]:
+    """``(trace_id, span_id)`` of *record* (its own fields first, then its context), as strings."""
+    trace = record.data.get("trace_id") if record.data else None
+    if trace is None and record.context:
+        trace = record.context.get("trace_id")
+    span = record.data.get("span_id") if record.data else None
+    if span is None and record.context:
+        span = record.context.get("span_id")
+    return (None if trace is None else str(trace), None if span is None else str(span))
+
+
+def low64_decimal(hex_id: Optional[str]) -> Optional[str]:
+    """The decimal of the lower 64 bits of a hex id (an OpenTelemetry 128-bit
+    trace id or a 64-bit span id), as Datadog correlates them; None when it is not hex."""
+    if not hex_id or len(hex_id) > 32:
+        return None
+    try:
+        value = int(hex_id, 16)
+    except ValueError:
+        return None
+    return str(value & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+_encode: Optional[Callable[[Any], bytes]] = None
+
+
+def _make_encoder() -> Callable[[Any], bytes]:
+    orjson = _orjson_module()
+    if orjson is not None:
+        options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+        orjson_dumps = orjson.dumps
+
+        def encode_orjson(obj: Any) -> bytes:
+            data: bytes = orjson_dumps(obj, default=json_default, option=options)
+            return data
+
+        return encode_orjson
+    encode = _stdlib_encoder()
+
+    def encode_stdlib(obj: Any) -> bytes:
+        return encode(obj).encode("utf-8")
+
+    return encode_stdlib
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Compact JSON of *obj* in UTF-8. Unlike the JSON formatter's lines, a long
+    value is not cut here (the engine truncates a record past the platform's
+    limit, with its marker); a value JSON cannot take (a surrogate, a cycle, too
+    deep) is repaired as :func:`micktrace.serialize.dumps` repairs it."""
+    global _encode
+    if _encode is None:
+        _encode = _make_encoder()
+    try:
+        return _encode(obj)
+    except Exception:
+        return dumps(obj).encode("utf-8", "replace")
+
+
+def secret_from(key: str, value: Optional[str], env: Optional[str] = None) -> Optional[str]:
+    """*value*, or else the environment variable *env*; a non-string value is a ConfigError naming *key*."""
+    if value is None and env is not None:
+        value = os.environ.get(env) or None
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(key, "[REDACTED]", "a non-empty string")
+    return value.strip() if value is not None else None
