@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -67,6 +68,8 @@ class _Intake:
         self.recorder.respond_with(self._answer)
 
     def _answer(self, request: Request) -> Answer:
+        if request.method == "GET" and request.path == "/_count":  # for a benchmark in another process
+            return _json_answer(200, {"count": len(self.entries)})
         if self.before is not None:
             answer = self.before(request)
             if answer is not None:
@@ -178,3 +181,19 @@ class NewRelicIntake(_Intake):
             self.entries.extend(flat)
             self.common.extend(commons)
         return _json_answer(202, {"requestId": str(uuid.uuid4())})
+
+
+def serve(kind: str, directory: str) -> None:
+    """``python -m support.intakes datadog|newrelic DIR`` (from tests/): serve until stdin closes (for the
+    benchmarks, which keep the emulator out of the measured process). Prints the intake's URL,
+    the key, the CA file and the base URL, one a line."""
+    cert, key = tls_cert(Path(directory))
+    intake: _Intake = DatadogIntake(cert, key) if kind == "datadog" else NewRelicIntake(cert, key)
+    secret = intake.api_key if isinstance(intake, DatadogIntake) else intake.license_key  # type: ignore[attr-defined]
+    print(intake.url, secret, cert, intake.base, sep="\n", flush=True)
+    sys.stdin.read()
+    intake.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2])

@@ -27,7 +27,7 @@ from ...levels import LEVEL_NAMES, level_name
 from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
 from .http import HttpSender
-from .intake import attributes, json_bytes, low64_decimal, secret_from, trace_ids
+from .intake import StaticView, attributes, json_bytes, low64_decimal, secret_from, trace_ids
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -49,8 +49,9 @@ DEFAULT_SITE = "datadoghq.com"
 INTAKE_URL = "https://http-intake.logs.{site}/api/v2/logs"
 #: top-level names of an entry that are ours; a record's field of that name is renamed (``fields.<name>``)
 RESERVED = frozenset(
-    {"message", "status", "service", "ddsource", "ddtags", "hostname", "timestamp", "level", "logger", "dd", "error"}
-)
+    {"message", "status", "service", "ddsource", "ddtags", "hostname", "timestamp", "level", "logger", "dd", "error",
+     "caller", "stack"}
+)  # fmt: skip
 #: static fields that become the entry's service and env/version tags
 _STATIC_USED = ("service", "environment", "version")
 
@@ -149,6 +150,7 @@ class DatadogHandler(NetworkHandler):
         except ValueError:
             raise ConfigError("endpoint", endpoint, "an http:// or https:// URL") from None
         self._ddtags: Dict[Tuple[Any, Any], str] = {}
+        self._static = StaticView(_STATIC_USED)
 
     def ddtags(self, env: Any, version: Any) -> str:
         """The ``ddtags`` of an entry: the handler's tags, then ``env:`` and ``version:``."""
@@ -167,9 +169,6 @@ class DatadogHandler(NetworkHandler):
     def entry(self, record: LogRecord) -> Dict[str, Any]:
         """The intake entry for *record* (before JSON)."""
         static = record.static
-        service = self.service if self.service is not None else static.get("service")
-        env = self.env if self.env is not None else static.get("environment")
-        version = self.version if self.version is not None else static.get("version")
         level = record.level
         out: Dict[str, Any] = {
             "message": self.format(record) if self._formatted else record.message,
@@ -180,24 +179,28 @@ class DatadogHandler(NetworkHandler):
             "level": LEVEL_NAMES.get(level) or level_name(level),
             "logger": {"name": record.logger_name},
         }
+        service = self.service if self.service is not None else static.get("service")
         if service is not None:
-            out["service"] = str(service)
-        tags = self.ddtags(env, version)
+            out["service"] = service if type(service) is str else str(service)
+        env = self.env if self.env is not None else static.get("environment")
+        version = self.version if self.version is not None else static.get("version")
+        tags = self._ddtags.get((env, version)) or self.ddtags(env, version)
         if tags:
             out["ddtags"] = tags
-        trace_id, span_id = trace_ids(record)
-        if trace_id is not None:
-            dd: Dict[str, Any] = {}
-            trace = low64_decimal(trace_id)
-            if trace is not None:
-                dd["trace_id"] = trace
-            span = low64_decimal(span_id)
-            if span is not None:
-                dd["span_id"] = span
-            if dd:
-                out["dd"] = dd
-        exception = record.exception if record.exc_info is not None else None
-        if exception is not None:
+        if record.context or record.data:
+            trace_id, span_id = trace_ids(record)
+            if trace_id is not None:
+                dd: Dict[str, Any] = {}
+                trace = low64_decimal(trace_id)
+                if trace is not None:
+                    dd["trace_id"] = trace
+                span = low64_decimal(span_id)
+                if span is not None:
+                    dd["span_id"] = span
+                if dd:
+                    out["dd"] = dd
+        if record.exc_info is not None:
+            exception = record.exception or {}
             out["error"] = {
                 "kind": exception.get("type"),
                 "message": exception.get("message"),
@@ -208,7 +211,7 @@ class DatadogHandler(NetworkHandler):
             out["caller"] = {"file": record.filename, "line": record.lineno, "function": record.func_name}
         if record.stack_info:
             out["stack"] = record.stack_info
-        out.update(attributes(record, RESERVED.union(out), _STATIC_USED))
+        out.update(attributes(record, RESERVED, self._static.of(static)))
         return out
 
     def encode(self, record: LogRecord) -> bytes:

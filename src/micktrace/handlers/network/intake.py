@@ -13,7 +13,7 @@ May import: serialize, errors.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, Collection, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, AbstractSet, Any, Callable, Collection, Dict, Optional, Tuple
 
 from ...errors import ConfigError
 from ...serialize import _orjson_module, _stdlib_encoder, dumps, json_default
@@ -24,19 +24,20 @@ if TYPE_CHECKING:
 _PREFIXES = ("static.", "context.", "fields.")
 
 
-def attributes(record: LogRecord, reserved: Collection[str], skip_static: Collection[str] = ()) -> Dict[str, Any]:
-    """The record's static fields (less *skip_static*), context and own fields in one dict.
+def attributes(record: LogRecord, reserved: AbstractSet[str], static: Dict[str, Any]) -> Dict[str, Any]:
+    """*static* (the record's static fields as the handler keeps them, see
+    :class:`StaticView`), the record's context and own fields in one dict.
 
     A name the platform reserves (in *reserved*) or already taken is written
     as ``static.<name>`` / ``context.<name>`` / ``fields.<name>``: no value is lost.
     """
-    out: Dict[str, Any] = {}
-    for source, prefix in zip((record.static, record.context, record.data), _PREFIXES):
-        if not source:
-            continue
+    context, data = record.context, record.data
+    out = {**static, **context, **data}
+    if len(out) == len(static) + len(context) + len(data) and reserved.isdisjoint(out):
+        return out  # no name taken twice: the common case, in one dict display
+    out = {}
+    for source, prefix in zip((static, context, data), _PREFIXES):
         for key, value in source.items():
-            if source is record.static and key in skip_static:
-                continue
             name = key if type(key) is str else str(key)
             if name in reserved or name in out:
                 name = prefix + name
@@ -44,6 +45,23 @@ def attributes(record: LogRecord, reserved: Collection[str], skip_static: Collec
                     name = prefix + name
             out[name] = value
     return out
+
+
+class StaticView:
+    """A record's static fields less the ones a handler writes elsewhere (Datadog's
+    service and env/version tags), computed once per static dict: records share it."""
+
+    def __init__(self, skip: Collection[str]) -> None:
+        self.skip = tuple(skip)
+        self._cache: Tuple[Optional[Dict[str, Any]], Dict[str, Any]] = (None, {})
+
+    def of(self, static: Dict[str, Any]) -> Dict[str, Any]:
+        source, view = self._cache  # one tuple: threads calling at once see a matching pair
+        if static is source:
+            return view
+        view = {k: v for k, v in static.items() if k not in self.skip} if self.skip else static
+        self._cache = (static, view)
+        return view
 
 
 def trace_ids(record: LogRecord) -> Tuple[Optional[str], Optional[str]]:

@@ -30,7 +30,7 @@ from ...levels import LEVEL_NAMES, level_name
 from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
 from .http import HttpSender
-from .intake import attributes, json_bytes, secret_from, trace_ids
+from .intake import StaticView, attributes, json_bytes, secret_from, trace_ids
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -115,6 +115,7 @@ class NewRelicHandler(NetworkHandler):
         except ValueError:
             raise ConfigError("endpoint", endpoint, "an http:// or https:// URL") from None
         self._common: Dict[Any, bytes] = {}
+        self._static = StaticView(("service",) if app_name is None else ())
 
     def service_of(self, record: LogRecord) -> Any:
         return self.app_name if self.app_name is not None else record.static.get("service")
@@ -135,13 +136,14 @@ class NewRelicHandler(NetworkHandler):
         """One entry of ``logs`` for *record* (before JSON)."""
         level = record.level
         attrs: Dict[str, Any] = {"logger.name": record.logger_name}
-        trace_id, span_id = trace_ids(record)
-        if trace_id is not None:
-            attrs["trace.id"] = trace_id
-        if span_id is not None:
-            attrs["span.id"] = span_id
-        exception = record.exception if record.exc_info is not None else None
-        if exception is not None:
+        if record.context or record.data:
+            trace_id, span_id = trace_ids(record)
+            if trace_id is not None:
+                attrs["trace.id"] = trace_id
+            if span_id is not None:
+                attrs["span.id"] = span_id
+        if record.exc_info is not None:
+            exception = record.exception or {}
             attrs["error.class"] = exception.get("type")
             attrs["error.message"] = exception.get("message")
             attrs["error.stack"] = exception.get("traceback")
@@ -149,8 +151,7 @@ class NewRelicHandler(NetworkHandler):
             attrs["caller"] = {"file": record.filename, "line": record.lineno, "function": record.func_name}
         if record.stack_info:
             attrs["stack"] = record.stack_info
-        skip = ("service",) if self.app_name is None else ()
-        attrs.update(attributes(record, RESERVED, skip))
+        attrs.update(attributes(record, RESERVED, self._static.of(record.static)))
         return {
             "timestamp": record.time_ns // 1_000_000,
             "message": self.format(record) if self._formatted else record.message,
