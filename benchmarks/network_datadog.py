@@ -68,7 +68,7 @@ class Emulator:
         self.proc.wait(10)
 
 
-def wait_for(count_fn: Callable[[], int], count: int, timeout: float = 300) -> None:
+def wait_for(count_fn: Callable[[], int], count: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while count_fn() < count:
         if time.monotonic() > deadline:

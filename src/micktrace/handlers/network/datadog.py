@@ -23,11 +23,11 @@ import socket
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ...errors import ConfigError
-from ...levels import LEVEL_NAMES, level_name
+from ...levels import LEVEL_NAMES, LogLevel, level_name
 from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
 from .http import HttpSender
-from .intake import StaticView, attributes, json_bytes, low64_decimal, secret_from, trace_ids
+from .intake import attributes, json_bytes, low64_decimal, secret_from, trace_ids
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -67,6 +67,9 @@ def status_of(level: int) -> str:
     if level >= 20:
         return "info"
     return "debug"
+
+
+_STATUSES = {int(level): status_of(int(level)) for level in LogLevel}
 
 
 def _tag_list(tags: Union[Sequence[Any], Mapping[str, Any], None]) -> List[str]:
@@ -149,44 +152,47 @@ class DatadogHandler(NetworkHandler):
             )
         except ValueError:
             raise ConfigError("endpoint", endpoint, "an http:// or https:// URL") from None
-        self._ddtags: Dict[Tuple[Any, Any], str] = {}
-        self._static = StaticView(_STATIC_USED)
+        self._head_cache: Tuple[Optional[Dict[str, Any]], Dict[str, Any], Dict[str, Any]] = (None, {}, {})
+        self._head_bytes: Tuple[Optional[Dict[str, Any]], bytes] = (None, b"")
 
     def ddtags(self, env: Any, version: Any) -> str:
         """The ``ddtags`` of an entry: the handler's tags, then ``env:`` and ``version:``."""
-        cached = self._ddtags.get((env, version))
-        if cached is not None:
-            return cached
         tags = list(self.tags)
         for name, value in (("env", env), ("version", version)):
             if value is not None and not any(tag.startswith(name + ":") for tag in self.tags):
                 tags.append(f"{name}:{str(value).replace(',', '_')}")
-        text = ",".join(tags)
-        if len(self._ddtags) < 64:
-            self._ddtags[(env, version)] = text
-        return text
+        return ",".join(tags)
 
-    def entry(self, record: LogRecord) -> Dict[str, Any]:
-        """The intake entry for *record* (before JSON)."""
-        static = record.static
+    def _head(self, static: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """The entry's fields that depend only on the options and the static fields
+        (``ddsource``, ``hostname``, ``service``, ``ddtags``), and the static fields
+        left as attributes; computed once per static dict (records share it)."""
+        source, head, rest = self._head_cache  # one tuple: threads calling at once see a matching set
+        if static is source:
+            return head, rest
+        head = {"ddsource": self.source, "hostname": self.hostname}
+        service = self.service if self.service is not None else static.get("service")
+        if service is not None:
+            head["service"] = str(service)
+        env = self.env if self.env is not None else static.get("environment")
+        version = self.version if self.version is not None else static.get("version")
+        tags = self.ddtags(env, version)
+        if tags:
+            head["ddtags"] = tags
+        rest = {k: v for k, v in static.items() if k not in _STATIC_USED}
+        self._head_cache = (static, head, rest)
+        return head, rest
+
+    def _own(self, record: LogRecord, rest: Dict[str, Any]) -> Dict[str, Any]:
+        """The entry's fields of this record (all but the head)."""
         level = record.level
         out: Dict[str, Any] = {
             "message": self.format(record) if self._formatted else record.message,
-            "status": status_of(level),
-            "ddsource": self.source,
-            "hostname": self.hostname,
+            "status": _STATUSES.get(level) or status_of(level),
             "timestamp": record.time_ns // 1_000_000,
             "level": LEVEL_NAMES.get(level) or level_name(level),
             "logger": {"name": record.logger_name},
         }
-        service = self.service if self.service is not None else static.get("service")
-        if service is not None:
-            out["service"] = service if type(service) is str else str(service)
-        env = self.env if self.env is not None else static.get("environment")
-        version = self.version if self.version is not None else static.get("version")
-        tags = self._ddtags.get((env, version)) or self.ddtags(env, version)
-        if tags:
-            out["ddtags"] = tags
         if record.context or record.data:
             trace_id, span_id = trace_ids(record)
             if trace_id is not None:
@@ -211,11 +217,25 @@ class DatadogHandler(NetworkHandler):
             out["caller"] = {"file": record.filename, "line": record.lineno, "function": record.func_name}
         if record.stack_info:
             out["stack"] = record.stack_info
-        out.update(attributes(record, RESERVED, self._static.of(static)))
+        out.update(attributes(record, RESERVED, rest))
         return out
 
+    def entry(self, record: LogRecord) -> Dict[str, Any]:
+        """The intake entry for *record* (before JSON)."""
+        head, rest = self._head(record.static)
+        return {**head, **self._own(record, rest)}
+
     def encode(self, record: LogRecord) -> bytes:
-        return json_bytes(self.entry(record))
+        head, rest = self._head(record.static)
+        own = json_bytes(self._own(record, rest))  # b'{"message":...}'
+        return self._head_json(head) + own[1:]
+
+    def _head_json(self, head: Dict[str, Any]) -> bytes:
+        cached = self._head_bytes
+        if cached[0] is not head:
+            cached = (head, json_bytes(head)[:-1] + b",")  # b'{"ddsource":...,'
+            self._head_bytes = cached
+        return cached[1]
 
     def send(self, batch: List[Item]) -> Optional[BatchResult]:
         self.sender.post(b"[" + b",".join(item.payload for item in batch) + b"]")
