@@ -10,6 +10,7 @@ emulator, so both sides speak one protocol.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -61,9 +62,14 @@ def intake(cert: Tuple[str, str]) -> Iterator[DatadogIntake]:
 
 @pytest.fixture(autouse=True)
 def _reset() -> Iterator[None]:
+    # datadog_api_client's Configuration() sets the levels of these stdlib loggers: give them back
+    loggers = [logging.getLogger(name) for name in ("urllib3", "datadog_api_client")]
+    levels = [logger.level for logger in loggers]
     yield
     micktrace.shutdown(timeout=2)
     micktrace.configure(reset=True)
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(level)
 
 
 def _spec(intake: DatadogIntake, **options: Any) -> Dict[str, Any]:
