@@ -159,6 +159,22 @@ def test_exception_and_caller_go_where_datadog_reads_them(intake: DatadogIntake)
     assert "Traceback" in entry["error"]["stack"] and entry["fields.error"] == "mine"
 
 
+def test_fields_named_like_entry_keys_are_renamed_not_lost(intake: DatadogIntake) -> None:
+    micktrace.configure(service="svc", handlers=[_spec(intake)])
+    with micktrace.context(hostname="ctx-host"):
+        micktrace.get_logger("names").info("real message", seq=0, message="field message", service="field-svc",
+                                           logger="field-logger", ddtags="x", dd={"a": 1})  # fmt: skip
+    assert micktrace.flush(10)
+    (entry,) = intake.wait(1)
+    assert entry["message"] == "real message" and entry["fields.message"] == "field message"
+    assert entry["service"] == "svc" and entry["fields.service"] == "field-svc"
+    assert entry["logger"] == {"name": "names"} and entry["fields.logger"] == "field-logger"
+    assert entry["hostname"] == socket.gethostname() and entry["context.hostname"] == "ctx-host"
+    assert entry["fields.ddtags"] == "x" and entry["fields.dd"] == {"a": 1} and "dd" not in entry
+    raw = intake.recorder.accepted()[0].body.decode()
+    assert raw.count('"service":') == 1 and raw.count('"message":') == 1  # no key written twice
+
+
 def test_trace_ids_from_a_real_opentelemetry_span(intake: DatadogIntake) -> None:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider

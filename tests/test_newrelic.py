@@ -151,6 +151,17 @@ def test_levels_exceptions_and_trace_ids(intake: NewRelicIntake) -> None:
     assert "trace.id" not in got[0]
 
 
+def test_fields_named_like_ours_are_renamed_not_lost(intake: NewRelicIntake) -> None:
+    micktrace.configure(handlers=[_spec(intake)])
+    with micktrace.context(**{"trace.id": "ctx-trace"}):
+        micktrace.get_logger("names").info("m", seq=0, **{"logger.name": "field-logger", "hostname": "field-host"})
+    assert micktrace.flush(10)
+    (log,) = intake.wait(1)
+    assert log["logger.name"] == "names" and log["fields.logger.name"] == "field-logger"
+    assert log["hostname"] == socket.gethostname() and log["fields.hostname"] == "field-host"
+    assert log["context.trace.id"] == "ctx-trace" and "trace.id" not in log
+
+
 def test_one_block_per_service_in_a_batch(intake: NewRelicIntake) -> None:
     handler = NewRelicHandler(license_key=intake.license_key, endpoint=intake.url, ca_certs=intake.ca_certs)
 

@@ -27,7 +27,7 @@ from ...levels import LEVEL_NAMES, LogLevel, level_name
 from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
 from .http import HttpSender
-from .intake import attributes, json_bytes, low64_decimal, secret_from, trace_ids
+from .intake import attributes, json_bytes, low64_decimal, secret_from
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -52,6 +52,8 @@ RESERVED = frozenset(
     {"message", "status", "service", "ddsource", "ddtags", "hostname", "timestamp", "level", "logger", "dd", "error",
      "caller", "stack"}
 )  # fmt: skip
+#: reserved names not among the first five of an entry (the head's, and those added after the fields)
+_LATER = RESERVED - {"message", "status", "timestamp", "level", "logger"}
 #: static fields that become the entry's service and env/version tags
 _STATIC_USED = ("service", "environment", "version")
 
@@ -186,25 +188,43 @@ class DatadogHandler(NetworkHandler):
     def _own(self, record: LogRecord, rest: Dict[str, Any]) -> Dict[str, Any]:
         """The entry's fields of this record (all but the head)."""
         level = record.level
+        context, data = record.context, record.data
         out: Dict[str, Any] = {
             "message": self.format(record) if self._formatted else record.message,
             "status": _STATUSES.get(level) or status_of(level),
             "timestamp": record.time_ns // 1_000_000,
             "level": LEVEL_NAMES.get(level) or level_name(level),
             "logger": {"name": record.logger_name},
+            **rest,
+            **context,
+            **data,
         }
-        if record.context or record.data:
-            trace_id, span_id = trace_ids(record)
-            if trace_id is not None:
-                dd: Dict[str, Any] = {}
-                trace = low64_decimal(trace_id)
-                if trace is not None:
-                    dd["trace_id"] = trace
-                span = low64_decimal(span_id)
-                if span is not None:
-                    dd["span_id"] = span
-                if dd:
-                    out["dd"] = dd
+        if len(out) != 5 + len(rest) + len(context) + len(data) or not _LATER.isdisjoint(out):
+            # a field took a name of ours (or another field's): rebuild, renaming it
+            out = {
+                "message": self.format(record) if self._formatted else record.message,
+                "status": _STATUSES.get(level) or status_of(level),
+                "timestamp": record.time_ns // 1_000_000,
+                "level": LEVEL_NAMES.get(level) or level_name(level),
+                "logger": {"name": record.logger_name},
+                **attributes(record, RESERVED, rest),
+            }
+        trace_id = data.get("trace_id") if data else None
+        if trace_id is None and context:
+            trace_id = context.get("trace_id")
+        if trace_id is not None:
+            span_id = data.get("span_id") if data else None
+            if span_id is None and context:
+                span_id = context.get("span_id")
+            dd: Dict[str, Any] = {}
+            trace = low64_decimal(str(trace_id))
+            if trace is not None:
+                dd["trace_id"] = trace
+            span = low64_decimal(None if span_id is None else str(span_id))
+            if span is not None:
+                dd["span_id"] = span
+            if dd:
+                out["dd"] = dd
         if record.exc_info is not None:
             exception = record.exception or {}
             out["error"] = {
@@ -217,7 +237,6 @@ class DatadogHandler(NetworkHandler):
             out["caller"] = {"file": record.filename, "line": record.lineno, "function": record.func_name}
         if record.stack_info:
             out["stack"] = record.stack_info
-        out.update(attributes(record, RESERVED, rest))
         return out
 
     def entry(self, record: LogRecord) -> Dict[str, Any]:

@@ -30,7 +30,7 @@ from ...levels import LEVEL_NAMES, level_name
 from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
 from .http import HttpSender
-from .intake import StaticView, attributes, json_bytes, secret_from, trace_ids
+from .intake import StaticView, attributes, json_bytes, secret_from
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -41,6 +41,8 @@ RESERVED = frozenset(
     {"logger.name", "trace.id", "span.id", "error.class", "error.message", "error.stack", "caller", "stack",
      "service.name", "entity.name", "hostname", "timestamp", "message", "level", "accountId", "eventType"}
 )  # fmt: skip
+#: reserved names besides the first attribute (a field named like it shows as a duplicate key)
+_LATER = RESERVED - {"logger.name"}
 #: room for the envelope around the logs of one request (the common block, for up to a few services)
 ENVELOPE_BYTES = 4_096
 
@@ -135,13 +137,22 @@ class NewRelicHandler(NetworkHandler):
     def log(self, record: LogRecord) -> Dict[str, Any]:
         """One entry of ``logs`` for *record* (before JSON)."""
         level = record.level
-        attrs: Dict[str, Any] = {"logger.name": record.logger_name}
-        if record.context or record.data:
-            trace_id, span_id = trace_ids(record)
-            if trace_id is not None:
-                attrs["trace.id"] = trace_id
-            if span_id is not None:
-                attrs["span.id"] = span_id
+        context, data = record.context, record.data
+        rest = self._static.of(record.static)
+        attrs: Dict[str, Any] = {"logger.name": record.logger_name, **rest, **context, **data}
+        if len(attrs) != 1 + len(rest) + len(context) + len(data) or not _LATER.isdisjoint(attrs):
+            # a field took a name of ours (or another field's): rebuild, renaming it
+            attrs = {"logger.name": record.logger_name, **attributes(record, RESERVED, rest)}
+        trace_id = data.get("trace_id") if data else None
+        if trace_id is None and context:
+            trace_id = context.get("trace_id")
+        if trace_id is not None:
+            attrs["trace.id"] = str(trace_id)
+        span_id = data.get("span_id") if data else None
+        if span_id is None and context:
+            span_id = context.get("span_id")
+        if span_id is not None:
+            attrs["span.id"] = str(span_id)
         if record.exc_info is not None:
             exception = record.exception or {}
             attrs["error.class"] = exception.get("type")
@@ -151,7 +162,6 @@ class NewRelicHandler(NetworkHandler):
             attrs["caller"] = {"file": record.filename, "line": record.lineno, "function": record.func_name}
         if record.stack_info:
             attrs["stack"] = record.stack_info
-        attrs.update(attributes(record, RESERVED, self._static.of(record.static)))
         return {
             "timestamp": record.time_ns // 1_000_000,
             "message": self.format(record) if self._formatted else record.message,
