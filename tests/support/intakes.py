@@ -62,14 +62,15 @@ class _Intake:
         self.base = self.recorder.url
         self.url = self.recorder.url + self.path
         self._lock = threading.Lock()
-        self.entries: List[Dict[str, Any]] = []
+        self._chunks: List[Callable[[], List[Dict[str, Any]]]] = []  # flattened when read: serving stays cheap
+        self.count = 0
         self.rejections: List[Tuple[int, str]] = []
         self.before: Optional[Callable[[Request], Optional[Answer]]] = None
         self.recorder.respond_with(self._answer)
 
     def _answer(self, request: Request) -> Answer:
         if request.method == "GET" and request.path == "/_count":  # for a benchmark in another process
-            return _json_answer(200, {"count": len(self.entries)})
+            return _json_answer(200, {"count": self.count})
         if self.before is not None:
             answer = self.before(request)
             if answer is not None:
@@ -84,13 +85,19 @@ class _Intake:
         raise NotImplementedError
 
     def wait(self, count: int, timeout: float = 20.0) -> List[Dict[str, Any]]:
-        self.recorder.wait_for(lambda: len(self.entries) >= count, timeout)
-        with self._lock:
-            return list(self.entries)
+        self.recorder.wait_for(lambda: self.count >= count, timeout)
+        return self.snapshot()
 
     def snapshot(self) -> List[Dict[str, Any]]:
+        """Every entry accepted so far, in order."""
         with self._lock:
-            return list(self.entries)
+            chunks = list(self._chunks)
+        return [entry for chunk in chunks for entry in chunk()]
+
+    def _keep(self, count: int, chunk: Callable[[], List[Dict[str, Any]]]) -> None:
+        with self._lock:
+            self._chunks.append(chunk)
+            self.count += count
 
     def close(self) -> None:
         self.recorder.close()
@@ -127,10 +134,9 @@ class DatadogIntake(_Intake):
             for name in ("ddsource", "ddtags", "hostname", "service", "status"):
                 if name in entry and not isinstance(entry[name], str):
                     return _json_answer(400, {"errors": [f"Bad request: {name} must be a string"]})
-            if len(json.dumps(entry).encode()) > self.max_entry_bytes:
+            if len(request.body) > self.max_entry_bytes and len(json.dumps(entry).encode()) > self.max_entry_bytes:
                 self.oversized += 1  # Datadog would truncate it
-        with self._lock:
-            self.entries.extend(entries)
+        self._keep(len(entries), lambda: entries)
         return _json_answer(202, {})
 
 
@@ -158,8 +164,8 @@ class NewRelicIntake(_Intake):
         except ValueError:
             return _json_answer(400, {"error": "Bad request: not JSON"})
         blocks = data if isinstance(data, list) else [{"logs": [data]}]
-        flat: List[Dict[str, Any]] = []
         commons: List[Dict[str, Any]] = []
+        count = 0
         for block in blocks:
             if not isinstance(block, dict) or not isinstance(block.get("logs"), list):
                 return _json_answer(400, {"error": "Bad request: a block without logs"})
@@ -168,18 +174,25 @@ class NewRelicIntake(_Intake):
                 return _json_answer(400, {"error": "Bad request: common.attributes is not an object"})
             commons.append(common)
             for log in block["logs"]:
-                if not isinstance(log, dict) or not isinstance(log.get("timestamp", 0), int):
+                if not isinstance(log, dict) or type(log.get("timestamp", 0)) is not int:
                     return _json_answer(400, {"error": "Bad request: a log is not an object with an integer timestamp"})
-                attrs = log.get("attributes", {})
-                if not isinstance(attrs, dict):
+                if type(log.get("attributes", {})) is not dict:
                     return _json_answer(400, {"error": "Bad request: attributes"})
-                row = dict(common)
-                row.update(attrs)
-                row.update({k: v for k, v in log.items() if k != "attributes"})
-                flat.append(row)
+            count += len(block["logs"])
+
+        def flat() -> List[Dict[str, Any]]:  # each log with its block's common attributes, as New Relic stores it
+            rows = []
+            for block, common in zip(blocks, commons):
+                for log in block["logs"]:
+                    row = dict(common)
+                    row.update(log.get("attributes", {}))
+                    row.update({k: v for k, v in log.items() if k != "attributes"})
+                    rows.append(row)
+            return rows
+
         with self._lock:
-            self.entries.extend(flat)
             self.common.extend(commons)
+        self._keep(count, flat)
         return _json_answer(202, {"requestId": str(uuid.uuid4())})
 
 
