@@ -389,6 +389,25 @@ def test_403_unauthorized_then_a_fixed_key_recovers(intake: DatadogIntake, tmp_p
     assert micktrace.health()["handlers"]["DatadogHandler"]["state"] == "ok"
 
 
+def test_captured_stdlib_logging_at_debug_does_not_loop(intake: DatadogIntake) -> None:
+    """No SDK logs while we send (http.client does not log); the stdlib's own loggers at DEBUG, captured,
+    arrive once each, and nothing the sender thread does comes back as a record."""
+    stdlib_levels = {name: logging.getLogger(name).level for name in ("", "urllib3", "http.client")}
+    micktrace.configure(level="DEBUG", capture_stdlib=True, handlers=[_spec(intake)])
+    try:
+        for name in stdlib_levels:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        for i in range(50):
+            logging.getLogger("app.std").debug("from stdlib %d", i, extra={"seq": i})
+        assert micktrace.flush(10)
+        assert _seqs(intake) == list(range(50)) and len(intake.snapshot()) == 50
+        assert _row()["feedback_skipped"] == 0
+    finally:
+        micktrace.configure(capture_stdlib=False)
+        for name, level in stdlib_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
 def test_exit_with_a_backlog_delivers_it(intake: DatadogIntake) -> None:
     script = textwrap.dedent(
         f"""
