@@ -2,10 +2,10 @@
 
 Holds :func:`attributes` (a record's static, context and own fields as one
 flat dict, a field whose name the platform reserves renamed rather than lost),
-:func:`trace_ids` (``trace_id`` / ``span_id`` of a record, from its fields or
-its context, as :mod:`micktrace.trace_ids` puts them there), :func:`json_bytes`
-(compact UTF-8 JSON that never raises) and :func:`secret_from` (an option, or
-else an environment variable).
+:class:`StaticView` (static fields less those a handler writes elsewhere, once
+per static dict), :func:`low64_decimal` (Datadog's form of a hex trace/span id),
+:func:`json_bytes` (compact UTF-8 JSON that never raises, long values not cut)
+and :func:`secret_from` (an option, or else an environment variable).
 
 May import: serialize, errors.
 """
@@ -62,17 +62,6 @@ class StaticView:
         view = {k: v for k, v in static.items() if k not in self.skip} if self.skip else static
         self._cache = (static, view)
         return view
-
-
-def trace_ids(record: LogRecord) -> Tuple[Optional[str], Optional[str]]:
-    """``(trace_id, span_id)`` of *record* (its own fields first, then its context), as strings."""
-    trace = record.data.get("trace_id") if record.data else None
-    if trace is None and record.context:
-        trace = record.context.get("trace_id")
-    span = record.data.get("span_id") if record.data else None
-    if span is None and record.context:
-        span = record.context.get("span_id")
-    return (None if trace is None else str(trace), None if span is None else str(span))
 
 
 def low64_decimal(hex_id: Optional[str]) -> Optional[str]:
