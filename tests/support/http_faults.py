@@ -66,6 +66,9 @@ class Recorder:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # the headers and the body go out in two writes: without TCP_NODELAY, Nagle and the
+            # client's delayed ACK add some 40 ms to every answer on a kept-alive connection
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

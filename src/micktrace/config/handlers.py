@@ -44,8 +44,6 @@ PLANNED_HANDLER_TYPES = {
     "azure": "azure",
     "stackdriver": "gcp",
     "gcp": "gcp",
-    "datadog": "datadog",
-    "newrelic": "newrelic",
     "otlp": "opentelemetry",
     "sentry": "sentry",
 }

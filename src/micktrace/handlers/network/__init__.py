@@ -39,3 +39,5 @@ register_network_type("syslog", "micktrace.handlers.network.syslog", "SyslogHand
 register_network_type("otlp", "micktrace.handlers.network.otlp", "OtlpHandler", "opentelemetry")
 register_network_type("elasticsearch", "micktrace.handlers.network.elasticsearch", "ElasticsearchHandler", "elastic")
 register_network_type("opensearch", "micktrace.handlers.network.elasticsearch", "OpenSearchHandler", "opensearch")
+register_network_type("datadog", "micktrace.handlers.network.datadog", "DatadogHandler", "datadog")
+register_network_type("newrelic", "micktrace.handlers.network.newrelic", "NewRelicHandler", "newrelic")
