@@ -103,24 +103,36 @@ class Selection:
             self.prechecks.append(pre)
 
 
+def _all(checks: Sequence[Callable[[Any], bool]]) -> Optional[Callable[[Any], bool]]:
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    found = tuple(checks)
+
+    def every(value: Any) -> bool:
+        for check in found:
+            if not check(value):
+                return False
+        return True
+
+    return every
+
+
 def select_raw(batch: Iterable[bytes], sel: Selection) -> Iterator[bytes]:
     """The lines of *batch* that match (the ``--json`` path: nothing is rendered)."""
-    grep, checks = sel.grep, sel.checks
-    pres = sel.prechecks
-    pre: Optional[Callable[[bytes], bool]] = None
-    if len(pres) == 1:
-        pre = pres[0]
-    elif pres:
-        pre = lambda raw: all(p(raw) for p in pres)  # noqa: E731
+    grep = sel.grep
+    pre = _all(sel.prechecks)
+    check = _all(sel.checks)
     parse = parse_line
     for raw in batch:
         if grep is not None and not grep(raw):
             continue
         if pre is not None and not pre(raw):
             continue
-        if checks:
+        if check is not None:
             data = parse(raw)
-            if data is None or not all(check(data) for check in checks):
+            if data is None or not check(data):
                 continue
         yield raw
 

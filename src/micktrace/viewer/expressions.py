@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from . import aliases as A
 from .parse import MISSING, find, level_key, level_of, level_rank, logger_of, loguru_record, message_key, parse_time
@@ -195,30 +195,42 @@ def parse_when(text: str, now: Optional[float] = None) -> float:
     return stamp
 
 
+#: the top-level "level" of a JSON object written with simple values before it
+#: (micktrace, python-json-logger, most others), found without parsing
+_JSON_LEVEL = re.compile(
+    rb'\s*\{\s*(?:"[^"\\]*"\s*:\s*(?:"[^"\\]*"|[-+0-9.eE]+|true|false|null)\s*,\s*)*?"level"\s*:\s*"([A-Za-z]+)"'
+).match
+#: the same for logfmt: ``... level=INFO ...`` after simple pairs
+_LOGFMT_LEVEL = re.compile(rb'\s*(?:[^\s="]+=(?:"[^"\\]*"|[^\s"]*)\s+)*?level=("?)([A-Za-z]+)\1(?:\s|$)').match
+_BYTE_LEVELS = {name.encode(): rank for name, rank in A.LEVELS.items()}
+
+
 def level_check(threshold: int) -> Tuple[Check, Optional[RawCheck]]:
-    """``-l``: records at *threshold* or above, and the pre-check on the raw line."""
+    """``-l``: records at *threshold* or above, and the pre-check on the raw line.
+
+    The pre-check reads the level of a line whose ``level`` key comes after
+    simple values only (no nesting, no escapes, one ``level`` key in the line):
+    that is the key the full check reads, so a known level below *threshold*
+    rejects the line without parsing it. Any other line is parsed."""
 
     def check(data: Dict[str, Any]) -> bool:
         rank = level_of(data)
         return rank is not None and rank >= threshold
 
-    names = sorted({n for n, r in A.LEVELS.items() if r >= threshold}, key=len)
-    needles: List[bytes] = []
-    for name in names:  # "err" finds "error" too
-        if not any(shorter in name for shorter in (n.decode() for n in needles)):
-            needles.append(name.encode())
-    keys = sorted({k.rsplit(".", 1)[-1].lower() for k in A.LEVEL_KEYS if k != "status"}, key=len, reverse=True)
-    numeric = re.compile(rb'(?:%s)"?\s*[:=]\s*"?[+-]?\d' % b"|".join(re.escape(k.encode()) for k in keys)).search
-    if threshold <= 0:
-        return check, None
-    found = tuple(needles)
+    levels = _BYTE_LEVELS
 
     def precheck(raw: bytes) -> bool:
-        low = raw.lower()
-        for needle in found:
-            if needle in low:
-                return True
-        return numeric(low) is not None or b"\\u" in raw
+        if b"\\" in raw:
+            return True
+        match = _JSON_LEVEL(raw)
+        if match is not None:
+            rank = levels.get(match.group(1).lower())
+            return rank is None or rank >= threshold or raw.count(b'"level"') > 1
+        match = _LOGFMT_LEVEL(raw)
+        if match is not None:
+            rank = levels.get(match.group(2).lower())
+            return rank is None or rank >= threshold or raw.count(b"level=") > 1
+        return True
 
     return check, precheck
 

@@ -47,6 +47,13 @@ def _unescape(match: re.Match[str]) -> str:
 def parse_logfmt(text: str) -> Optional[Dict[str, Any]]:
     """``key=value key2="quoted \\"value\\""`` as a dict of strings, or None when
     *text* is not made of such pairs only (two or more, or one naming a core field)."""
+    out = _split_logfmt(text) if '\\"' not in text else _regex_logfmt(text)
+    if out is None or (len(out) < 2 and not (out.keys() & _CORE_KEYS)):
+        return None
+    return out
+
+
+def _regex_logfmt(text: str) -> Optional[Dict[str, Any]]:
     if _LOGFMT_LINE.fullmatch(text) is None:
         return None
     out: Dict[str, Any] = {}
@@ -56,8 +63,39 @@ def parse_logfmt(text: str) -> Optional[Dict[str, Any]]:
             if "\\" in value:
                 value = _ESCAPE.sub(_unescape, value)
         out[key] = value
-    if len(out) < 2 and not (out.keys() & _CORE_KEYS):
-        return None
+    return out
+
+
+def _split_logfmt(text: str) -> Optional[Dict[str, Any]]:
+    """The same as :func:`_regex_logfmt` for a line with no escaped quote, with
+    str.split (several times faster): the text between quotes alternates between
+    pairs and a quoted value."""
+    segments = text.split('"')
+    if len(segments) % 2 == 0:
+        return None  # a quote left open
+    out: Dict[str, Any] = {}
+    last = len(segments) - 1
+    pending = ""
+    for index, segment in enumerate(segments):
+        if index % 2:
+            out[pending] = _ESCAPE.sub(_unescape, segment) if "\\" in segment else segment
+            continue
+        if index and segment and not segment[0].isspace():
+            return None  # text straight after a closing quote
+        tokens = segment.split()
+        if index < last:
+            if not segment.endswith("=") or not tokens:
+                return None  # a quote that does not open a value
+            pending = tokens.pop()[:-1]
+            if not pending or "=" in pending:
+                return None
+        for token in tokens:
+            key, eq, value = token.partition("=")
+            if not eq or not key:
+                return None
+            out[key] = value
+        if index < last:
+            out[pending] = ""  # keeps the order the pairs were written in
     return out
 
 
