@@ -152,8 +152,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-def write_results(results: List[Tuple[str, int, float, Optional[float]]], lines: int, repeat: int, json_lib: str,
-                  jq_version: str) -> None:
+def write_results(
+    results: List[Tuple[str, int, float, Optional[float]]], lines: int, repeat: int, json_lib: str, jq_version: str
+) -> None:
     out = [
         "# micktrace view: lines per second",
         "",

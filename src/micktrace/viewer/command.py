@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .expressions import (
     UsageError,
@@ -119,8 +119,10 @@ def _all(checks: Sequence[Callable[[Any], bool]]) -> Optional[Callable[[Any], bo
     return every
 
 
-def select_raw(batch: Iterable[bytes], sel: Selection) -> Iterator[bytes]:
-    """The lines of *batch* that match (the ``--json`` path: nothing is rendered)."""
+def select(batch: Iterable[bytes], sel: Selection, parsed: bool = False) -> Iterator[Tuple[bytes, Any]]:
+    """(raw line, its fields or None) for the lines of *batch* that match; the
+    fields are parsed only when a check needs them or *parsed* asks for them
+    (else they are None)."""
     grep = sel.grep
     pre = _all(sel.prechecks)
     check = _all(sel.checks)
@@ -134,22 +136,32 @@ def select_raw(batch: Iterable[bytes], sel: Selection) -> Iterator[bytes]:
             data = parse(raw)
             if data is None or not check(data):
                 continue
-        yield raw
+            yield raw, data
+        else:
+            yield raw, (parse(raw) if parsed else None)
 
 
-def render_batch(batch: Iterable[bytes], sel: Selection, renderer: Renderer) -> Iterator[bytes]:
+def select_raw(batch: Iterable[bytes], sel: Selection) -> List[bytes]:
+    """The lines of *batch* that match (the ``--json`` path: nothing is rendered)."""
+    return [raw for raw, _ in select(batch, sel)]
+
+
+def render_batch(batch: Iterable[bytes], sel: Selection, renderer: Renderer) -> List[bytes]:
     """The display of the matching lines of *batch*; other text passes through as it is."""
-    for raw in select_raw(batch, sel):
-        data = parse_line(raw)
+    chosen = list(select(batch, sel, parsed=True))
+    renderer.fit([data for _, data in chosen if data is not None])
+    out = []
+    for raw, data in chosen:
         if data is None:
-            yield raw + b"\n"
+            out.append(raw + b"\n")
             continue
         try:
             text = renderer.render(data)
         except Exception:  # a record shaped in a way nobody foresaw is shown as written
-            yield raw + b"\n"
+            out.append(raw + b"\n")
             continue
-        yield text.encode("utf-8", "replace")
+        out.append(text.encode("utf-8", "replace"))
+    return out
 
 
 def _sources(files: Sequence[str], follow: bool, interval: float) -> Iterator[List[bytes]]:
@@ -171,7 +183,7 @@ def run(options: argparse.Namespace, files: Sequence[str], expressions: Sequence
     batches = _sources(files, options.follow, options.interval)
     if options.json:
         for batch in batches:
-            matched = [raw + b"\n" for raw in select_raw(batch, sel)]
+            matched = [raw + b"\n" for raw, _ in select(batch, sel)]
             if matched:
                 out.write(b"".join(matched))
                 out.flush()
@@ -183,7 +195,7 @@ def run(options: argparse.Namespace, files: Sequence[str], expressions: Sequence
         color = stream_supports_color(sys.stdout)
     renderer = Renderer(bool(color))
     for batch in batches:
-        shown = list(render_batch(batch, sel, renderer))
+        shown = render_batch(batch, sel, renderer)
         if shown:
             out.write(b"".join(shown))
             out.flush()
@@ -209,7 +221,7 @@ def split_arguments(args: Sequence[str], follow: bool) -> tuple[List[str], List[
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "micktrace view") -> int:
     parser = build_parser(prog)
-    options = parser.parse_args(argv)
+    options = parser.parse_intermixed_args(argv)
     out = sys.stdout.buffer
     try:
         files, expressions = split_arguments(options.args, options.follow)

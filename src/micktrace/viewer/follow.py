@@ -6,7 +6,7 @@ without its newline, so the command can write a batch and flush once. A
 followed file is reopened when its path names a new file (renamed and
 recreated: the inode changed) and read from the start when it shrank
 (truncated); the old file is drained first, and kept open a few polls more for
-a writer that has not reopened yet. Imports nothing from micktrace.
+a writer that has not reopened yet (two seconds after its last line). Imports nothing from micktrace.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 CHUNK = 1 << 20
 FOLLOW_CHUNK = 1 << 16
-#: polls a renamed-away file stays open after the path got a new file
-RETIRE_AFTER = 5
+#: seconds a renamed-away file stays open, after its last new line, once the
+#: path names a new file (for a writer that reopens late)
+RETIRE_AFTER = 2.0
 #: reads of one file per poll (64 KiB each)
 MAX_READS = 64
 
@@ -87,7 +88,7 @@ class Follower:
         self.ident: Tuple[int, int] = (0, 0)
         self.pos = 0
         self.partial = b""
-        #: [fd, unfinished line, idle polls] of files renamed away
+        #: [fd, unfinished line, when it last grew] of files renamed away
         self.retired: List[List[object]] = []
         self._open()
 
@@ -115,24 +116,23 @@ class Follower:
 
     def _drain_retired(self, out: List[bytes]) -> None:
         keep = []
+        now = time.monotonic()
         for entry in self.retired:
-            fd, partial, idle = entry
-            assert isinstance(fd, int) and isinstance(partial, bytes) and isinstance(idle, int)
-            got = False
+            fd, partial, grew = entry
+            assert isinstance(fd, int) and isinstance(partial, bytes) and isinstance(grew, float)
             while True:
                 data = os.read(fd, FOLLOW_CHUNK)
                 if not data:
                     break
-                got = True
+                grew = now
                 lines, partial = _split(partial, data)
                 out.extend(lines)
-            idle = 0 if got else idle + 1
-            if idle >= RETIRE_AFTER:
+            if now - grew >= RETIRE_AFTER:
                 if partial:
                     out.append(partial)
                 os.close(fd)
             else:
-                keep.append([fd, partial, idle])
+                keep.append([fd, partial, grew])
         self.retired = keep
 
     def poll(self) -> List[bytes]:
@@ -151,7 +151,7 @@ class Follower:
         except OSError:
             return out  # renamed away and not recreated yet: keep reading the old file
         if (st.st_dev, st.st_ino) != self.ident:
-            self.retired.append([self.fd, self.partial, 0])
+            self.retired.append([self.fd, self.partial, time.monotonic()])
             self._open()
             if self.fd is not None:
                 self._drain(out)

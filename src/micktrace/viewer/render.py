@@ -97,6 +97,16 @@ class Renderer:
     def paint(self, code: str, text: str) -> str:
         return f"{code}{text}{RESET}" if self.color and code and text else text
 
+    def fit(self, records: List[Dict[str, Any]]) -> None:
+        """Widen the logger column for *records* before any of them is shown
+        (a batch lines up; the column never narrows)."""
+        for data in records:
+            value = logger_key(data)[1]
+            if value is not MISSING:
+                width = len(escape_controls(str(value))) + 2
+                if width > self.logger_width:
+                    self.logger_width = min(MAX_LOGGER_WIDTH, width)
+
     def render(self, data: Dict[str, Any]) -> str:
         """The display of one record, newline-terminated (more lines for a traceback)."""
         tkey, tvalue = time_key(data)
