@@ -94,6 +94,16 @@ def test_json_output_is_the_matching_input_lines(
     assert out == lines_with(path, messages)
 
 
+def test_the_stdlib_json_parser_gives_the_same_answers(logs: dict[str, Path]) -> None:
+    for args in (["-l", "ERROR", "user_id=42"], ["latency_ms>100"], ["--logger", "app.db", "-g", "o"]):
+        for fmt in ("json", "logfmt"):
+            path = str(logs[fmt])
+            fast = ok(view("--json", *args, path))
+            assert fast and ok(view("--json", *args, path, env={"MICKTRACE_NO_ORJSON": "1"})) == fast
+    pretty = ok(view(str(logs["json"])))
+    assert ok(view(str(logs["json"]), env={"MICKTRACE_NO_ORJSON": "1"})) == pretty
+
+
 def test_stdin_is_read_when_no_file_is_given(logs: dict[str, Path]) -> None:
     data = logs["json"].read_bytes()
     assert ok(view("--json", "-l", "ERROR", stdin=data)) == lines_with(
@@ -547,3 +557,54 @@ def test_follow_renders_lines_as_they_are_written(tmp_path: Path, viewers: List[
         assert viewer.lines.empty()
         f.write('ond"}\nplain text\n')
     assert viewer.wait_for(3)[1:] == [b"ERROR    [app] second", b"plain text"]
+
+
+# --- the pre-checks never reject a line the full check accepts ------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from micktrace.viewer import expressions as E  # noqa: E402
+from micktrace.viewer.parse import _regex_logfmt, _split_logfmt, parse_line  # noqa: E402
+
+LEVEL_WORDS = ["debug", "INFO", "Warn", "error", "ERR", "critical", "fatal", "notice", "trace", "loud", "40", "10"]
+KEYS = ["level", "severity", "levelname", "status", "log", "logger", "name", "message", "user_id", "x", "lev\\u0065l"]
+scalar = st.one_of(st.sampled_from(LEVEL_WORDS), st.integers(-5, 60), st.sampled_from(["app", "app.db", "a b", 'q"t']))
+value = st.recursive(scalar, lambda inner: st.dictionaries(st.sampled_from(KEYS), inner, max_size=3), max_leaves=6)
+record_dicts = st.dictionaries(st.sampled_from(KEYS), value, max_size=6)
+
+
+def as_json(data: dict, spaced: bool, ascii_only: bool) -> bytes:
+    text = json.dumps(data, separators=(", ", ": ") if spaced else (",", ":"), ensure_ascii=ascii_only)
+    return text.replace('"lev\\\\u0065l"', '"lev\\u0065l"').encode()  # a key spelled with an escape
+
+
+def as_logfmt(data: dict) -> bytes:
+    parts = []
+    for key, val in data.items():
+        text = val if isinstance(val, str) else json.dumps(val)
+        quoted = " " in text or '"' in text or not text
+        parts.append(key + "=" + (json.dumps(text) if quoted else text))
+    return " ".join(parts).encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(record_dicts, st.booleans(), st.booleans(), st.booleans(), st.sampled_from([5, 10, 20, 25, 30, 40, 50]))
+def test_pre_checks_are_sound(data: dict, logfmt: bool, spaced: bool, ascii_only: bool, threshold: int) -> None:
+    raw = as_logfmt(data) if logfmt else as_json(data, spaced, ascii_only)
+    parsed = parse_line(raw)
+    checks = [
+        E.level_check(threshold),
+        E.logger_check(["app"]),
+        (E.compile_expression("user_id=40")[0], E.required_check([b"user_id"])),
+    ]
+    for check, pre in checks:
+        if parsed is not None and check(parsed):
+            assert pre is None or pre(raw), raw
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='ab= "\\\t.\n', max_size=30))
+def test_the_fast_logfmt_split_agrees_with_the_regex(text: str) -> None:
+    if '\\"' not in text:
+        assert _split_logfmt(text) == _regex_logfmt(text)

@@ -30,9 +30,9 @@ def _loader() -> Callable[[bytes], Any]:
 json_loads = _loader()
 
 _PAIR = r'[^\s="]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)'
-_LOGFMT_LINE = re.compile(r"\s*(?:%s)(?:\s+%s)*\s*" % (_PAIR, _PAIR))  # noqa: UP031
-_LOGFMT_PAIRS = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
-_ESCAPE = re.compile(r'\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)')
+_LOGFMT_LINE = re.compile(r"\s*(?:%s)(?:\s+%s)*\s*" % (_PAIR, _PAIR), re.DOTALL)  # noqa: UP031
+_LOGFMT_PAIRS = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)', re.DOTALL)
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _NAMED = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 _CORE_KEYS = frozenset(A.TIME_KEYS + A.LEVEL_KEYS + A.LOGGER_KEYS + A.MESSAGE_KEYS)
 
@@ -96,7 +96,7 @@ def _split_logfmt(text: str) -> Optional[Dict[str, Any]]:
             out[key] = value
         if index < last:
             out[pending] = ""  # keeps the order the pairs were written in
-    return out
+    return out or None
 
 
 def parse_line(raw: bytes) -> Optional[Dict[str, Any]]:
