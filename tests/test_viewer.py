@@ -571,7 +571,12 @@ LEVEL_WORDS = ["debug", "INFO", "Warn", "error", "ERR", "critical", "fatal", "no
 KEYS = ["level", "severity", "levelname", "status", "log", "logger", "name", "message", "user_id", "x", "lev\\u0065l"]
 scalar = st.one_of(st.sampled_from(LEVEL_WORDS), st.integers(-5, 60), st.sampled_from(["app", "app.db", "a b", 'q"t']))
 value = st.recursive(scalar, lambda inner: st.dictionaries(st.sampled_from(KEYS), inner, max_size=3), max_leaves=6)
-record_dicts = st.dictionaries(st.sampled_from(KEYS), value, max_size=6)
+plain_records = st.dictionaries(st.sampled_from(KEYS), value, max_size=6)
+# micktrace's own layout first, which the level pre-check reads without parsing
+leading = st.fixed_dictionaries(
+    {"timestamp": st.sampled_from(["2024-05-01T12:00:00Z", 'a"b', "c\\", ""]), "level": value}
+)
+record_dicts = st.one_of(plain_records, st.builds(lambda a, b: {**a, **b}, leading, plain_records))
 
 
 def as_json(data: dict, spaced: bool, ascii_only: bool) -> bytes:
@@ -608,3 +613,28 @@ def test_pre_checks_are_sound(data: dict, logfmt: bool, spaced: bool, ascii_only
 def test_the_fast_logfmt_split_agrees_with_the_regex(text: str) -> None:
     if '\\"' not in text:
         assert _split_logfmt(text) == _regex_logfmt(text)
+
+
+TRICKY_ERRORS = [
+    b'{"timestamp":"x","level":"DEBUG","message":"m","level":"ERROR"}',  # the last key wins
+    b'{"timestamp":"x","level":"DEBUG","lev\\u0065l":"ERROR"}',  # the same key, spelled with an escape
+    b'{"timestamp":"x\\"","level":"DEBUG","level":"ERROR"}',
+    b'{"a": 1, "level": "info", "level": "error"}',
+    b'timestamp=x level=debug message=m level=error',
+    b'timestamp=x level=debug message="a b" level=error',
+    b'a=1 level=info level=error',
+    b'{"timestamp":"x","level":40}',
+    b'timestamp=x level=40',
+]
+
+
+@pytest.mark.parametrize("raw", TRICKY_ERRORS)
+def test_the_level_pre_check_lets_tricky_error_lines_through(raw: bytes) -> None:
+    check, pre = E.level_check(40)
+    parsed = parse_line(raw)
+    assert parsed is not None and check(parsed)
+    assert pre is not None and pre(raw)
+    cut = raw.replace(b"ERROR", b"INFO").replace(b"error", b"info").replace(b"40", b"20")
+    if cut != raw:  # and the same lines below the threshold are skipped either way
+        parsed_cut = parse_line(cut)
+        assert parsed_cut is not None and not check(parsed_cut)

@@ -205,6 +205,35 @@ _LOGFMT_LEVEL = re.compile(rb'\s*(?:[^\s="]+=(?:"[^"\\]*"|[^\s"]*)\s+)*?level=("
 _BYTE_LEVELS = {name.encode(): rank for name, rank in A.LEVELS.items()}
 
 
+def _leading_level(raw: bytes) -> Optional[bytes]:
+    """The level of a line in micktrace's own layout, ``{"timestamp":"...","level":"X",``
+    or ``timestamp=... level=X ``, read with a few finds (cheaper than the regular
+    expressions below); None for any other line, or one that holds a second
+    ``level`` key or a backslash after it."""
+    if raw.startswith(b'{"timestamp":"'):
+        end = raw.find(b'"', 14)
+        if end < 0 or raw[end - 1] == 92 or not raw.startswith(b',"level":"', end + 1):
+            return None
+        start = end + 11
+        end = raw.find(b'"', start)
+        if end < 0 or raw.find(b'"level"', end) >= 0 or raw.find(b"\\", end) >= 0:
+            return None
+        return raw[start:end]
+    if raw.startswith(b"timestamp="):
+        end = raw.find(b" ", 10)
+        if end < 0 or raw.find(b'"', 10, end) >= 0 or not raw.startswith(b"level=", end + 1):
+            return None
+        start = end + 7
+        end = raw.find(b" ", start)
+        if end < 0:
+            end = len(raw.rstrip())
+        name = raw[start:end]
+        if b'"' in name or raw.find(b"level=", end) >= 0:
+            return None
+        return name
+    return None
+
+
 def level_check(threshold: int) -> Tuple[Check, Optional[RawCheck]]:
     """``-l``: records at *threshold* or above, and the pre-check on the raw line.
 
@@ -220,6 +249,10 @@ def level_check(threshold: int) -> Tuple[Check, Optional[RawCheck]]:
     levels = _BYTE_LEVELS
 
     def precheck(raw: bytes) -> bool:
+        name = _leading_level(raw)
+        if name is not None:
+            rank = levels.get(name.lower())
+            return rank is None or rank >= threshold
         if b"\\" in raw:
             return True
         match = _JSON_LEVEL(raw)
