@@ -29,6 +29,10 @@ from .parse import (
 )
 
 MAGENTA = "\x1b[35m"
+#: the core fields' names in micktrace's own layout (the first alias of each)
+_OWN_KEYS = ("timestamp", "level", "logger", "message")
+#: the top-level keys a traceback can hang from (each alias, its first part, loguru's "record")
+_EXCEPTION_ROOTS = frozenset({k.split(".", 1)[0] for k in A.EXCEPTION_KEYS} | set(A.EXCEPTION_KEYS) | {"record"})
 RED_BOLD = "\x1b[1;31m"
 #: colours of the ranks micktrace has no level for
 EXTRA_COLORS = {25: "\x1b[36m", 0: ""}
@@ -55,7 +59,7 @@ def level_color(rank: Optional[int]) -> str:
 def show_value(value: Any) -> str:
     """A field value as it reads best: bare or logfmt-quoted text, numbers, JSON for lists."""
     vtype = type(value)
-    if vtype is str:
+    if vtype is str or vtype is int:
         return logfmt_value(value)
     if value is None:
         return "null"
@@ -101,7 +105,9 @@ class Renderer:
         """Widen the logger column for *records* before any of them is shown
         (a batch lines up; the column never narrows)."""
         for data in records:
-            value = logger_key(data)[1]
+            value = data.get("logger")
+            if type(value) is not str or "record" in data:
+                value = logger_key(data)[1]
             if value is not MISSING:
                 width = len(escape_controls(str(value))) + 2
                 if width > self.logger_width:
@@ -109,12 +115,21 @@ class Renderer:
 
     def render(self, data: Dict[str, Any]) -> str:
         """The display of one record, newline-terminated (more lines for a traceback)."""
-        tkey, tvalue = time_key(data)
-        lkey, lvalue = level_key(data)
-        gkey, gvalue = logger_key(data)
-        mkey, mvalue = message_key(data)
-        exc_keys, traceback = exception_field(data)
-        skip = {k for k in (tkey, lkey, gkey, mkey) if k} | set(exc_keys)
+        tvalue, lvalue, gvalue, mvalue = (data.get(k) for k in _OWN_KEYS)
+        if type(tvalue) is str and type(lvalue) is str and type(gvalue) is str and type(mvalue) is str and (
+            "record" not in data  # micktrace's own layout: the first alias of each, no loguru
+        ):
+            skip = set(_OWN_KEYS)
+        else:
+            tkey, tvalue = time_key(data)
+            lkey, lvalue = level_key(data)
+            gkey, gvalue = logger_key(data)
+            mkey, mvalue = message_key(data)
+            skip = {k for k in (tkey, lkey, gkey, mkey) if k}
+        traceback = ""
+        if not data.keys().isdisjoint(_EXCEPTION_ROOTS):
+            exc_keys, traceback = exception_field(data)
+            skip.update(exc_keys)
 
         parts: List[str] = []
         stamp = show_time(tvalue)
@@ -133,8 +148,12 @@ class Renderer:
             parts.append(" " * self.logger_width)
         if mvalue is not MISSING:
             parts.append(self.paint(BOLD, escape_controls(str(mvalue))))
-        for key, value in self._fields(data, skip):
-            parts.append(self.paint(CYAN, escape_controls(key)) + "=" + show_value(value))
+        if self.color:
+            for key, value in self._fields(data, skip):
+                parts.append(f"{CYAN}{escape_controls(key)}{RESET}={show_value(value)}")
+        else:
+            for key, value in self._fields(data, skip):
+                parts.append(f"{escape_controls(key)}={show_value(value)}")
         line = " ".join(parts)
         if traceback:
             line += self._traceback(traceback)
@@ -150,7 +169,10 @@ class Renderer:
                     _flatten(str(key), value, set(), out, 0)
             return out
         for key, value in data.items():
-            _flatten(str(key), value, skip, out, 0)
+            if type(value) is dict:
+                _flatten(str(key), value, skip, out, 0)
+            elif key not in skip:
+                out.append((key, value))
         return out
 
     def _traceback(self, text: str) -> str:
