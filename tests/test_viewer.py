@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Iterator, List, Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from micktrace.viewer import expressions as E
+from micktrace.viewer.parse import _regex_logfmt, _split_logfmt, parse_line
 from support.viewer import (
     ALL_MESSAGES,
     LOGURU_WRITER,
@@ -561,11 +565,6 @@ def test_follow_renders_lines_as_they_are_written(tmp_path: Path, viewers: List[
 
 # --- the pre-checks never reject a line the full check accepts ------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from micktrace.viewer import expressions as E  # noqa: E402
-from micktrace.viewer.parse import _regex_logfmt, _split_logfmt, parse_line  # noqa: E402
 
 LEVEL_WORDS = ["debug", "INFO", "Warn", "error", "ERR", "critical", "fatal", "notice", "trace", "loud", "40", "10"]
 KEYS = ["level", "severity", "levelname", "status", "log", "logger", "name", "message", "user_id", "x", "lev\\u0065l"]

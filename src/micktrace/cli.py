@@ -52,11 +52,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args_list[:1] == ["view"]:  # the viewer parses its own options (its -h included)
         from .viewer import main as view_main
 
-        return view_main(args_list[1:], prog=parser.prog.replace("python -m micktrace", "micktrace") + " view")
+        return view_main(args_list[1:], prog="micktrace view")
     args = parser.parse_args(args_list)
     if args.command == "demo":
         demo()
         return 0
+    if args.command == "view":  # reached only through an abbreviation argparse accepted
+        from .viewer import main as view_main
+
+        return view_main(args.rest, prog="micktrace view")
     if args.command == "version":
         import micktrace
 

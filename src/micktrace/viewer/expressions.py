@@ -13,7 +13,18 @@ import time
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from . import aliases as A
-from .parse import MISSING, find, level_key, level_of, level_rank, logger_of, loguru_record, message_key, parse_time
+from .parse import (
+    MISSING,
+    find,
+    level_key,
+    level_name,
+    level_of,
+    level_rank,
+    logger_of,
+    loguru_record,
+    message_key,
+    parse_time,
+)
 from .parse import time_key as _time_key
 
 Check = Callable[[Dict[str, Any]], bool]
@@ -118,7 +129,7 @@ def compile_expression(text: str) -> Tuple[Check, Optional[bytes]]:
             value = get(data)
             if value is MISSING:
                 return False
-            shown = _level_text(value) if key == "level" else to_text(value)
+            shown = level_name(value) if key == "level" else to_text(value)
             return (search(shown) is not None) is want
 
         return regex, _required(key)
@@ -153,12 +164,6 @@ def compile_expression(text: str) -> Tuple[Check, Optional[bytes]]:
         return compare(to_text(value), literal)
 
     return check, _required(key)
-
-
-def _level_text(value: Any) -> str:
-    from .parse import level_name
-
-    return level_name(value)
 
 
 def _required(key: str) -> Optional[bytes]:
