@@ -713,3 +713,16 @@ def test_micktrace_layout_renders_as_its_aliases_do(logs: dict[str, Path]) -> No
         data = json.loads(raw)
         renamed = {{"timestamp": "@timestamp", "logger": "log.logger"}.get(k, k): v for k, v in data.items()}
         assert fast.render(data) == general.render(renamed)
+
+
+def test_ctrl_c_ends_follow_quietly(tmp_path: Path, viewers: List[Viewer]) -> None:
+    import signal
+
+    path = tmp_path / "app.log"
+    path.write_text('{"level":"INFO","message":"only"}\n')
+    viewer = Viewer("--json", str(path))
+    viewers.append(viewer)
+    viewer.wait_for(1)
+    viewer.proc.send_signal(signal.SIGINT)
+    assert viewer.proc.wait(timeout=30) == 130
+    assert viewer.proc.stderr is not None and viewer.proc.stderr.read() == b""
