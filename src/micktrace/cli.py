@@ -1,4 +1,5 @@
-"""``python -m micktrace``: a demo of the output formats, and version info."""
+"""``python -m micktrace``: a demo of the output formats, version info, and the log
+viewer (``view``, in micktrace.viewer, imported only when asked for)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="show text, JSON and logfmt output")
     sub.add_parser("version", help="print the version")
-    args = parser.parse_args(argv)
+    view = sub.add_parser("view", help="show and filter JSON / logfmt log files", add_help=False)
+    view.add_argument("rest", nargs=argparse.REMAINDER)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] == ["view"]:  # the viewer parses its own options (its -h included)
+        from .viewer import main as view_main
+
+        return view_main(args_list[1:], prog="micktrace view")
+    args = parser.parse_args(args_list)
     if args.command == "demo":
         demo()
         return 0
+    if args.command == "view":  # reached only through an abbreviation argparse accepted
+        from .viewer import main as view_main
+
+        return view_main(args.rest, prog="micktrace view")
     if args.command == "version":
         import micktrace
 
