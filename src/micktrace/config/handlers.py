@@ -44,7 +44,6 @@ PLANNED_HANDLER_TYPES = {
     "azure": "azure",
     "stackdriver": "gcp",
     "gcp": "gcp",
-    "otlp": "opentelemetry",
     "sentry": "sentry",
 }
 #: keys every handler spec may carry besides its type's own options
