@@ -36,3 +36,4 @@ def network_handler_class(name: str) -> type:
 
 register_network_type("http", "micktrace.handlers.network.http_json", "HttpJsonHandler", "")
 register_network_type("syslog", "micktrace.handlers.network.syslog", "SyslogHandler", "")
+register_network_type("cloudwatch", "micktrace.handlers.network.cloudwatch", "CloudWatchHandler", "aws")
