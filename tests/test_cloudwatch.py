@@ -4,10 +4,12 @@ records read back with boto3; faults injected by a proxy in front of it."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 import uuid
@@ -441,3 +443,70 @@ def test_403_access_denied_is_unauthorized(moto: MotoServer, proxy: Recorder, gr
     micktrace.flush(5)
     assert len(proxy.requests) == before  # the circuit is open: straight to the fallback
     assert moto.events(group) == []
+
+
+# -- exit, the extra, the SDK's own logging ---------------------------------------------------------
+
+
+def test_exit_delivers_the_backlog(moto: MotoServer, group: str) -> None:
+    script = textwrap.dedent(
+        f"""
+        import micktrace
+        micktrace.configure(handlers=[{{"type": "cloudwatch", "config": {{"log_group": "{group}",
+                                        "endpoint_url": "{moto.url}", "linger": 5}}}}])
+        log = micktrace.get_logger("exit")
+        for i in range(500):
+            log.info("event", seq=i)
+        raise SystemExit(3)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": SRC}, timeout=60,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert [r["seq"] for r in moto.records(group)] == list(range(500))
+    assert "fallback" not in proc.stderr
+
+
+def test_missing_boto3_names_the_extra(tmp_path: Path) -> None:
+    fake = tmp_path / "boto3"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('boto3 is not installed here')\n")
+    script = textwrap.dedent(
+        """
+        import sys, micktrace
+        micktrace.configure(handlers=[{"type": "http", "url": "http://127.0.0.1:9/x"}])
+        assert "boto3" not in sys.modules and "botocore" not in sys.modules
+        try:
+            micktrace.configure(handlers=[{"type": "cloudwatch", "log_group": "g", "region": "us-east-1"}])
+        except micktrace.MissingExtraError as exc:
+            print("MISSING", exc.extra, exc)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), SRC])}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=60, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "MISSING aws" in proc.stdout and "pip install 'micktrace[aws]'" in proc.stdout
+
+
+def test_botocore_debug_logging_captured_does_not_loop(moto: MotoServer, group: str) -> None:
+    loggers = [logging.getLogger(name) for name in ("botocore", "boto3", "urllib3")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    try:
+        handler = CloudWatchHandler(log_group=group, region=REGION, endpoint_url=moto.url, **_fast())
+        micktrace.configure(handlers=[handler], level="DEBUG", capture_stdlib=True)
+        _log(20)
+        logging.getLogger("botocore.test").debug("from the application thread", extra={"seq": 20})
+        assert micktrace.flush(10)
+        time.sleep(0.5)  # a loop would keep the sender busy with its own records
+        assert micktrace.flush(10)
+        assert handler.counters["feedback_skipped"] >= 10  # botocore logged while sending: not sent again
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)  # the read-back client below logs too: keep it out
+        got = moto.wait(group, 21)
+        assert [r.get("seq") for r in got] == list(range(21)), [r["message"] for r in got][:30]
+        assert got[-1]["logger"] == "botocore.test" and handler.counters["delivered"] == 21
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
