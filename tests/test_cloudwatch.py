@@ -99,7 +99,11 @@ class MotoServer:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 @pytest.fixture(scope="session")
@@ -237,6 +241,20 @@ def test_create_group_and_stream_off(moto: MotoServer, group: str, capsys: Any) 
     micktrace.get_logger("x").info("now there", seq=2)
     micktrace.flush(10)
     assert [r["seq"] for r in moto.wait(group, 1)] == [2]
+
+
+def test_a_group_deleted_meanwhile_is_created_again(moto: MotoServer, group: str) -> None:
+    handler = CloudWatchHandler(log_group=group, region=REGION, endpoint_url=moto.url, retention_days=7, **_fast())
+    micktrace.configure(handlers=[handler])
+    _log(5)
+    assert micktrace.flush(10)
+    assert len(moto.wait(group, 5)) == 5
+    moto.client().delete_log_group(logGroupName=group)
+    _log(5, 5)
+    assert micktrace.flush(10)
+    assert [r["seq"] for r in moto.wait(group, 5)] == [5, 6, 7, 8, 9]
+    (info,) = moto.client().describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert info["retentionInDays"] == 7 and handler.counters["delivered"] == 10 and _row()["fallback"] == 0
 
 
 def test_bad_options(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,9 +19,11 @@ are the engine's :class:`~micktrace.handlers.network.batching.BatchLimits` here:
 
 Events older than 14 days (or the group's retention) or more than 2 hours in
 the future are refused one by one (``rejectedLogEventsInfo``): those records
-go to the fallback with the reason, counted as rejected. A missing log group or
-stream is created (when ``create_group``/``create_stream`` allow it) and the
-same batch is sent again.
+go to the fallback with the reason, counted as rejected. Before a process's
+first batch to a stream the stream is created (``CreateLogStream``; the group
+too when it is missing), when ``create_stream``/``create_group`` allow it; a
+``ResourceNotFoundException`` later (the stream or group deleted) creates them
+again and the same batch is sent again.
 
 boto3 is imported lazily (the ``aws`` extra). The client is made with botocore
 retries off (``total_max_attempts=1``) and the handler's ``timeout`` as its
@@ -38,7 +40,7 @@ import os
 import re
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from ...errors import ConfigError, MissingExtraError
 from ...formatters.json import JSONFormatter
@@ -167,6 +169,7 @@ class CloudWatchHandler(NetworkHandler):
             raise ConfigError("region", None, "a region name: region=..., AWS_REGION, AWS_DEFAULT_REGION or a profile")
         self.region = str(region)
         self._client: Any = client
+        self._ready: Set[str] = set()  # streams known to exist (made or seen by this process)
         self._hostname = re.sub(r"[:*]", "_", socket.gethostname()) or "localhost"
 
     # -- boto3 -------------------------------------------------------------------------
@@ -192,6 +195,7 @@ class CloudWatchHandler(NetworkHandler):
 
     def reset_connection(self) -> None:
         client, self._client = self._client, self._given_client
+        self._ready = set()
         if client is not None and client is not self._given_client:
             try:
                 client.close()
@@ -211,13 +215,19 @@ class CloudWatchHandler(NetworkHandler):
     def send(self, batch: List[Item]) -> Optional[BatchResult]:
         client = self._logs()
         stream = self.stream_for(batch)
+        if self.create_stream and stream not in self._ready:  # a small call, not a refused 1 MB one
+            refused = self._ensure(client, stream)
+            if refused is not None:
+                return BatchResult(rejected=[(i, refused) for i in range(len(batch))])
+            self._ready.add(stream)
         events = [{"timestamp": item.time_ns // 1_000_000, "message": item.payload.decode("utf-8")} for item in batch]
         try:
             response = self._put(client, stream, events)
         except Exception as exc:
             if _code(exc) != "ResourceNotFoundException":
                 raise
-            refused = self._create(client, stream, exc)
+            self._ready.discard(stream)  # deleted since, or never there
+            refused = self._ensure(client, stream, exc)
             if refused is not None:
                 return BatchResult(rejected=[(i, refused) for i in range(len(batch))])
             try:
@@ -226,32 +236,41 @@ class CloudWatchHandler(NetworkHandler):
                 if _code(again) == "ResourceNotFoundException":  # created a moment ago: not visible yet
                     raise DeliveryError(f"{type(again).__name__}: {again}", RETRYABLE) from again
                 raise
+            self._ready.add(stream)
         return self._rejections(response, events)
 
     def _put(self, client: Any, stream: str, events: List[Dict[str, Any]]) -> Any:
         return client.put_log_events(logGroupName=self.log_group_name, logStreamName=stream, logEvents=events)
 
-    def _create(self, client: Any, stream: str, exc: BaseException) -> Optional[str]:
-        """Create what is missing; the reason to refuse the batch when not allowed."""
+    def _ensure(self, client: Any, stream: str, missing: Optional[BaseException] = None) -> Optional[str]:
+        """Create *stream* (and the group, when it is missing and that is allowed); the
+        reason to refuse the batch when what is missing may not be created."""
         group = self.log_group_name
-        if self.create_group:
-            try:
-                client.create_log_group(logGroupName=group)
-            except Exception as error:
-                if _code(error) not in _EXISTS:
-                    raise
-            else:
-                if self.retention_days is not None:
-                    client.put_retention_policy(logGroupName=group, retentionInDays=self.retention_days)
         if not self.create_stream:
-            return f"{exc} (log group {group!r}, stream {stream!r}; create_stream is off)"
+            return f"{missing} (log group {group!r}, stream {stream!r}; create_stream is off)"
+        try:
+            client.create_log_stream(logGroupName=group, logStreamName=stream)
+            return None
+        except Exception as error:
+            code = _code(error)
+            if code in _EXISTS:
+                return None
+            if code != "ResourceNotFoundException":
+                raise
+        if not self.create_group:
+            return f"log group {group!r} does not exist and create_group is off"
+        try:
+            client.create_log_group(logGroupName=group)
+        except Exception as error:
+            if _code(error) not in _EXISTS:
+                raise
+        else:
+            if self.retention_days is not None:
+                client.put_retention_policy(logGroupName=group, retentionInDays=self.retention_days)
         try:
             client.create_log_stream(logGroupName=group, logStreamName=stream)
         except Exception as error:
-            code = _code(error)
-            if code == "ResourceNotFoundException":
-                return f"log group {group!r} does not exist and create_group is off"
-            if code not in _EXISTS:
+            if _code(error) not in _EXISTS:
                 raise
         return None
 
