@@ -3,7 +3,9 @@
 Run standalone: ``python benchmarks/network_cloudwatch.py [N]``. Starts moto's CloudWatch Logs server
 (``python -m moto.server`` on 127.0.0.1, the test fixture's), then for each library measures (a) the
 caller's cost per record (N log calls in the application thread, no flush) and (b) records per second
-delivered (from the first call until the server holds all N events, read back with ``get_log_events``).
+delivered (from the first call until the server holds all N events, read back with ``get_log_events``; the
+count is checked again after the clock stops). The server is
+warmed with one call first (moto loads its logs backend on the first request).
 Both are flushed once the N calls are made (what an application's exit does): watchtower's default
 ``send_interval`` is 60 s, micktrace's ``linger`` 1 s. watchtower runs with its defaults (queues,
 batches of up to 10,000 events / 1 MiB) and a boto3 client pointed at the server, as its docs show;
@@ -34,7 +36,7 @@ from micktrace.handlers.network.cloudwatch import CloudWatchHandler  # noqa: E40
 
 
 def _wait_events(server: MotoServer, group: str, stream: str, count: int) -> None:
-    """Poll the stream (only the new events each time) until it holds *count* events."""
+    """Read the stream (only the new events each time) until it holds *count* events."""
     client = server.client()
     token = None
     seen = 0
@@ -57,6 +59,20 @@ def _wait_events(server: MotoServer, group: str, stream: str, count: int) -> Non
     raise RuntimeError(f"only {seen} of {count} events arrived")
 
 
+def _count(server: MotoServer, group: str, stream: str) -> int:
+    client = server.client()
+    seen, token = 0, None
+    while True:
+        kwargs: Any = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+        if token:
+            kwargs["nextToken"] = token
+        page = client.get_log_events(**kwargs)
+        if not page["events"]:
+            return seen
+        seen += len(page["events"])
+        token = page["nextForwardToken"]
+
+
 def run_micktrace(server: MotoServer, n: int) -> Tuple[float, float]:
     handler = CloudWatchHandler(log_group="/bench/micktrace", log_stream="bench", region=REGION,
                                 endpoint_url=server.url, exit_timeout=120)  # fmt: skip
@@ -70,6 +86,7 @@ def run_micktrace(server: MotoServer, n: int) -> Tuple[float, float]:
     _wait_events(server, "/bench/micktrace", "bench", n)
     total = time.perf_counter() - start
     micktrace.shutdown()
+    assert _count(server, "/bench/micktrace", "bench") == n
     return caller / n, n / total
 
 
@@ -90,6 +107,7 @@ def run_watchtower(server: MotoServer, n: int) -> Tuple[float, float]:
     total = time.perf_counter() - start
     handler.close()
     log.removeHandler(handler)
+    assert _count(server, "/bench/watchtower", "bench") == n
     return caller / n, n / total
 
 
@@ -99,6 +117,7 @@ def main() -> None:
     for name, fn in (("micktrace cloudwatch", run_micktrace), ("watchtower CloudWatchLogHandler", run_watchtower)):
         server = MotoServer()
         try:
+            server.client().describe_log_groups()  # moto loads its logs backend on the first call: not timed
             results[name] = fn(server, n)
         finally:
             server.stop()
@@ -111,6 +130,9 @@ def main() -> None:
         f"| ratio micktrace/watchtower | {m_call / w_call:.2f} (target <= 0.25) "
         f"| {m_rate / w_rate:.2f} (target >= 3) |"
     )
+    lines += ["", "Delivery is bounded by moto's server (one Python process parsing each 1 MB PutLogEvents body) "
+              "for both libraries; the read-back is inside the clock for both. The caller's cost is micktrace's "
+              "own: a log call hands the record to the background worker, which encodes it off the caller's thread."]
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "benchmarks" / "results"
