@@ -528,3 +528,15 @@ def test_botocore_debug_logging_captured_does_not_loop(moto: MotoServer, group: 
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+
+
+def test_the_docs_example_runs_as_written(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cloudwatch.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert blocks
+    for block in blocks:
+        proc = subprocess.run([sys.executable, "-c", block], env={**os.environ, "PYTHONPATH": SRC}, timeout=60,
+                              capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        stream, _sep, message = proc.stdout.partition(" ")
+        assert stream.endswith(time.strftime("-%Y-%m-%d", time.gmtime())) and "'slow request'" in message
