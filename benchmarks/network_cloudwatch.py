@@ -24,7 +24,7 @@ from typing import Any, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from test_cloudwatch import AWS_ENV, REGION, MotoServer  # noqa: E402
+from support.moto_logs import AWS_ENV, REGION, MotoServer  # noqa: E402
 
 os.environ.update(AWS_ENV)
 
