@@ -324,11 +324,14 @@ def test_async_context_propagation() -> None:
     assert micktrace.get_context() == {}
 
 
-def test_application_configuration_cloudwatch_not_yet_available(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_application_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the block as written, against a CloudWatch Logs server: tests/test_cloudwatch.py; without a region
+    # configured anywhere the cloudwatch entry says so
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(micktrace.ConfigError, match=r"cloudwatch.*not available yet"):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    with pytest.raises(micktrace.ConfigError, match=r"handlers\[2\]\.region"):
         run_block(APP_CONFIG)
     # the rest of the block, without the cloud handler, works as written
     run_block(APP_CONFIG.replace('        {"type": "cloudwatch", "config": {"log_group": "my-app"}}\n', ""))

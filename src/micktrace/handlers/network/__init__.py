@@ -41,3 +41,4 @@ register_network_type("elasticsearch", "micktrace.handlers.network.elasticsearch
 register_network_type("opensearch", "micktrace.handlers.network.elasticsearch", "OpenSearchHandler", "opensearch")
 register_network_type("datadog", "micktrace.handlers.network.datadog", "DatadogHandler", "datadog")
 register_network_type("newrelic", "micktrace.handlers.network.newrelic", "NewRelicHandler", "newrelic")
+register_network_type("cloudwatch", "micktrace.handlers.network.cloudwatch", "CloudWatchHandler", "aws")
