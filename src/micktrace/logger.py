@@ -25,7 +25,7 @@ from .context import current as _current_context
 from .levels import LEVEL_NAMES, LevelLike, LogLevel, to_level, to_loglevel
 from .pipeline import finish as _finish
 from .record import LogRecord
-from .serialize import safe_repr, safe_str
+from .serialize import safe_repr, safe_str, swallowable
 
 if TYPE_CHECKING:
     from .config import Config
@@ -64,7 +64,9 @@ def _format_message(msg: Any, args: tuple[Any, ...]) -> str:
         if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
             return msg % args[0]  # type: ignore[no-any-return]  # stdlib's "%(name)s" form
         return msg % args  # type: ignore[no-any-return]
-    except Exception:
+    except BaseException as exc:  # a value's __str__ may raise anything
+        if not swallowable(exc):
+            raise
         return f"{msg} {safe_repr(args)}"
 
 
@@ -228,7 +230,9 @@ class Logger:
                 func,
             )
             self._finish(record, cfg)
-        except Exception as exc:  # a log call never raises into the application
+        except BaseException as exc:  # a log call never raises into the application
+            if not swallowable(exc):
+                raise
             report(f"logger {self.name!r}", exc)
 
     def log(
@@ -293,7 +297,9 @@ def {name}(self, msg, /, *args, **fields):
             self._finish(record, cfg)
         else:
             cfg.pipeline(record)
-    except Exception as exc:
+    except BaseException as exc:
+        if not swallowable(exc):
+            raise
         report("logger " + repr(self.name), exc)
 """
 
@@ -349,6 +355,7 @@ def _install_fast_methods() -> None:
             "_get_ident": _get_ident,
             "_current_context": _current_context,
             "report": report,
+            "swallowable": swallowable,
             "_make_record": _native.make_record,
         }
         exec(_FAST_METHOD.format(name=name, check=check, build=build), namespace)

@@ -13,6 +13,8 @@ from .levels import level_name
 
 #: errors or drops within this many seconds make a handler "degraded"
 HEALTH_WINDOW = 60.0
+#: seconds a background worker may spend on one batch before health() calls it stuck
+STUCK_AFTER = 5.0
 
 
 def _handler_rows() -> List[Tuple[str, Any, Optional[BackgroundWorker]]]:
@@ -94,7 +96,9 @@ def health() -> Dict[str, Any]:
     * failing: its circuit breaker is open, or its last delivery failed and
       nothing succeeded since.
     * degraded: an error, a drop or a fallback within the last ``HEALTH_WINDOW``
-      seconds, or its queue is more than 80% full.
+      seconds, or its queue is more than 80% full, or its worker has been on
+      one batch for more than ``STUCK_AFTER`` seconds (a hung handler, a value
+      whose ``__repr__`` takes seconds): ``stuck_for_s`` says how long.
     * healthy: otherwise.
 
     The overall ``status`` is the worst of the handlers'.
@@ -121,6 +125,12 @@ def health() -> Dict[str, Any]:
             status = "degraded"
         else:
             status = "healthy"
+        stuck_for = None
+        busy_since = getattr(worker, "busy_since", None) if worker is not None else None
+        if busy_since is not None and time.monotonic() - busy_since > STUCK_AFTER:
+            stuck_for = round(time.monotonic() - busy_since, 1)
+            if status == "healthy":
+                status = "degraded"
         last_error = stats.last_error
         # errors a handler survived by itself (a failed rotation or compression
         # of the file handler) lose nothing, so they never fail a delivery
@@ -146,6 +156,8 @@ def health() -> Dict[str, Any]:
             "circuit_open": circuit_open,
             "queue_depth": worker.depth if worker is not None else 0,
         }
+        if stuck_for is not None:
+            handlers[name]["stuck_for_s"] = stuck_for
         if rank[status] > rank[overall]:
             overall = status
     out: Dict[str, Any] = {"status": overall, "handlers": handlers}

@@ -28,11 +28,28 @@ MAX_DEPTH = 12
 MAX_LINE_CHARS = 1_048_576
 
 
+def swallowable(exc: BaseException) -> bool:
+    """May a value's ``__str__``/``__repr__`` failure with *exc* be swallowed?
+
+    Every ``Exception``, and ``SystemExit``/``GeneratorExit`` raised by hostile
+    values, yes. ``KeyboardInterrupt`` only off the main thread: on the main
+    thread it may be the user's Ctrl-C arriving during the call, which must
+    still stop the program.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        import threading
+
+        return threading.current_thread() is not threading.main_thread()
+    return True
+
+
 def safe_repr(obj: Any, limit: int = 1_000) -> str:
     """``repr(obj)`` that never raises and is never longer than *limit*."""
     try:
         text = repr(obj)
-    except Exception as exc:  # a broken __repr__ must not break logging
+    except BaseException as exc:  # a broken __repr__ must not break logging
+        if not swallowable(exc):
+            raise
         try:
             name = type(obj).__qualname__
         except Exception:
@@ -49,7 +66,9 @@ def safe_str(obj: Any) -> str:
         return obj
     try:
         return str(obj)
-    except Exception:
+    except BaseException as exc:
+        if not swallowable(exc):
+            raise
         return safe_repr(obj)
 
 

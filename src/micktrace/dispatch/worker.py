@@ -79,6 +79,8 @@ class BackgroundWorker:
         self._drops_since_summary = 0
         self._first_drop_time: Optional[float] = None
         self._overflowing = False
+        #: time.monotonic() when the batch in hand was taken; None when none is
+        self.busy_since: Optional[float] = None
 
     # -- caller side ---------------------------------------------------------
     def put(self, record: LogRecord) -> None:
@@ -187,6 +189,35 @@ class BackgroundWorker:
 
     # -- worker side -----------------------------------------------------------
     def _run(self) -> None:
+        """The worker thread: :meth:`_loop`, restarted if anything escapes it.
+
+        A record can make a handler or a value's ``__str__`` raise anything,
+        ``SystemExit`` and ``KeyboardInterrupt`` included (in this thread they
+        are not the user's Ctrl-C: signals go to the main thread). The batch in
+        hand goes to the fallback, the restart is counted and reported, and the
+        loop goes on: the worker never dies while health says healthy.
+        """
+        while True:
+            self._batch_in_hand: List[LogRecord] = []
+            self._markers_in_hand: List[_FlushMarker] = []
+            try:
+                self._loop()
+                return
+            except BaseException as exc:
+                self.stats.add("worker_restarts")
+                self.stats.record_failure(exc)
+                report(f"worker of handler {self.handler.name!r}", exc, "restarted after an error")
+                batch, self._batch_in_hand = self._batch_in_hand, []
+                self.busy_since = None
+                for marker in self._markers_in_hand:
+                    marker.event.set()  # a flush() waiting on this batch is not left hanging
+                if batch:
+                    try:
+                        _fallback_write(self.handler, batch)
+                    except BaseException:
+                        self.stats.add("dropped", len(batch))
+
+    def _loop(self) -> None:
         queue = self.queue
         batch_size = self.options.batch_size
         while True:
@@ -228,6 +259,8 @@ class BackgroundWorker:
                 keep_index = {id(r): i for i, r in enumerate(kept)}
                 premasked = [keep_index[id(batch[i])] for i in premasked if id(batch[i]) in keep_index]
                 batch = kept
+            self._batch_in_hand, self._markers_in_hand = batch, markers
+            self.busy_since = time.monotonic()  # health: a worker stuck on one batch is degraded
             masker = self.masker
             if masker is not None and batch:
                 masker.mask_batch(batch, premasked)  # never raises: it withholds what it cannot mask
@@ -240,6 +273,8 @@ class BackgroundWorker:
                 batch.append(self._drop_summary())
             if batch:
                 self._deliver(batch)
+            self._batch_in_hand = []
+            self.busy_since = None
             for marker in markers:
                 try:
                     self.handler.flush()
@@ -287,7 +322,7 @@ class BackgroundWorker:
             started = time.perf_counter()
             try:
                 written = handler.handle_batch(batch)
-            except Exception as exc:
+            except BaseException as exc:
                 stats.record_failure(exc)
                 report(f"handler {handler.name!r}", exc)
                 if attempt < opts.retries and not self._stopped:

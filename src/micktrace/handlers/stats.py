@@ -42,6 +42,8 @@ class HandlerStats:
         self.fallback = 0
         #: records made while this handler ran, kept from re-entering it
         self.feedback_skipped = 0
+        #: times the background worker was restarted after something escaped it
+        self.worker_restarts = 0
         self.bytes_written = 0
         self.batches = 0
         self.batch_records = 0
@@ -101,6 +103,7 @@ class HandlerStats:
             "retried": self.retried,
             "fallback": self.fallback,
             "feedback_skipped": self.feedback_skipped,
+            "worker_restarts": self.worker_restarts,
             "bytes_written": self.bytes_written,
             "batches": self.batches,
             "avg_batch_size": round(self.batch_records / self.batches, 2) if self.batches else 0,
