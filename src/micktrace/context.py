@@ -29,9 +29,19 @@ def set_context(fields: Optional[Dict[str, Any]] = None, /, **kwargs: Any) -> No
     """Merge *fields* into the current context (until the enclosing block ends)."""
     merged = dict(_context.get())
     if fields:
-        merged.update(fields)
+        for key, value in fields.items():
+            # a key that is not a str becomes its text, so the formatters'
+            # collision rules apply to it ("context.level", never "level")
+            merged[key if type(key) is str else _key_text(key)] = value
     merged.update(kwargs)
     _context.set(merged)
+
+
+def _key_text(key: Any) -> str:
+    try:
+        return str(key)
+    except Exception:
+        return f"<unprintable key {type(key).__name__}>"
 
 
 def clear_context() -> None:

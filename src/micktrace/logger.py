@@ -67,6 +67,10 @@ def _format_message(msg: Any, args: tuple[Any, ...]) -> str:
     except BaseException as exc:  # a value's __str__ may raise anything
         if not swallowable(exc):
             raise
+        if isinstance(exc, ValueError):  # an int too long for str(): show it marked
+            from .serialize import defuse
+
+            return f"{msg} {safe_repr(defuse(args))}"
         return f"{msg} {safe_repr(args)}"
 
 
@@ -196,6 +200,13 @@ class Logger:
                 msg = _format_message(msg, args)
             bound = self._bound
             if extra:
+                if not isinstance(extra, Mapping):
+                    extra = {"extra": extra}
+                elif not all(type(key) is str for key in extra):
+                    # a key that is not a str becomes its text here, once, so the
+                    # formatters' collision rules (a reserved name is kept under
+                    # "fields.<name>") apply to it as to any other field
+                    extra = {safe_str(key): value for key, value in extra.items()}
                 data = {**bound, **extra, **fields}
             elif bound:
                 data = {**bound, **fields}  # a copy: the logger's dict must not be shared

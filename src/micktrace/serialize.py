@@ -412,3 +412,56 @@ def local_time_ns(ns: int) -> str:
         prefix = time.strftime("%Y-%m-%d %H:%M:%S.", time.localtime(sec))
         _local_cache = (sec, prefix)
     return prefix + _DIGITS3[ns // 1_000_000 % 1000]
+
+
+def _huge_int_text(value: int) -> str:
+    digits = int(abs(value).bit_length() * 0.30103) + 1
+    sign = "-" if value < 0 else ""
+    return f"<int of about {digits} digits, too long to print: {sign}{hex(abs(value))[:34]}...>"
+
+
+def defuse(value: Any, depth: int = 0) -> Any:
+    """*value* with every int that Python refuses to turn into a string
+    (more digits than ``sys.get_int_max_str_digits()``) replaced by a marked
+    stand-in, inside dicts, lists, tuples and sets too. The same object when
+    nothing needed replacing. Used on the failure path only: a formatter or the
+    masker that failed on a record tries again with its values defused.
+    """
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            str(value)
+            return value
+        except ValueError:
+            return _huge_int_text(value)
+    if depth > 32:
+        return value
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            new = defuse(item, depth + 1)
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        new_items = [defuse(item, depth + 1) for item in items]
+        if any(a is not b for a, b in zip(items, new_items)):
+            return new_items if not isinstance(value, tuple) or hasattr(value, "_fields") else tuple(new_items)
+        return value
+    return value
+
+
+def defuse_record(record: Any) -> bool:
+    """Defuse the record's fields, context and static fields in place; True if
+    anything changed."""
+    changed = False
+    for name in ("data", "context", "static"):
+        current = getattr(record, name, None)
+        if current:
+            new = defuse(current)
+            if new is not current:
+                setattr(record, name, new)
+                changed = True
+    return changed

@@ -105,6 +105,13 @@ class Handler:
         try:
             return self._format(record)
         except Exception as exc:
+            from ..serialize import defuse_record
+
+            if defuse_record(record):  # an int too long for str(): retry with it marked
+                try:
+                    return self._format(record)
+                except Exception:
+                    pass
             report(f"formatter of handler {self.name!r}", exc)
             from ..formatters.text import TextFormatter
 

@@ -185,8 +185,13 @@ class RecordMasking(ValueMasking):
 
     def _withhold(self, record: LogRecord, exc: BaseException) -> LogRecord:
         """Masking failed: report it and let the record through without its
-        content, rather than leak it or drop it."""
+        content, rather than leak it or drop it. An int too long for str()
+        is not a reason: the record is masked again with it marked."""
         from .._report import report
+        from ..serialize import defuse_record
+
+        if isinstance(exc, ValueError) and defuse_record(record):
+            return self._mask_record(record)  # fails again only for another reason: then withheld
 
         report("masking", exc)
         withheld = "[withheld: masking failed]"
