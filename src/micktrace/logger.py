@@ -383,6 +383,9 @@ _install_fast_methods()
 
 
 def _config() -> Config:
+    cfg = _state.config
+    if cfg is not None:  # no import: this also runs from __del__ at interpreter shutdown
+        return cfg
     from .config import current_config
 
     return current_config()

@@ -123,6 +123,8 @@ def _flush_at_exit() -> None:
         _state.exit_deadline = time.monotonic() + timeout
         if not flush(timeout):
             _abandon_at_exit()
+        for worker in all_workers():
+            worker.after_final_flush()
     except Exception:
         pass
 

@@ -79,6 +79,9 @@ class BackgroundWorker:
         self._drops_since_summary = 0
         self._first_drop_time: Optional[float] = None
         self._overflowing = False
+        #: the exit flush is done: records are delivered by the thread that logs them
+        self._exited = False
+        self._draining = False
         #: time.monotonic() when the batch in hand was taken; None when none is
         self.busy_since: Optional[float] = None
 
@@ -179,6 +182,9 @@ class BackgroundWorker:
         self._drops_since_summary += 1
 
     def _start(self) -> None:
+        if self._exited:
+            self._deliver_queued_now()
+            return
         with self._start_lock:
             if self._thread is not None or self._stopped:
                 return
@@ -186,6 +192,35 @@ class BackgroundWorker:
             self._thread = thread
             thread.start()
         lifecycle.ensure_exit_hooks()
+
+    def after_final_flush(self) -> None:
+        """The exit flush is done (atexit): end the thread; records logged later
+        (by atexit hooks registered before micktrace's, or ``__del__`` methods
+        during interpreter shutdown) are delivered at once by the thread that
+        logs them, instead of waiting in a queue nobody will read."""
+        self._exited = True
+        self.stop(0.5)
+        self._thread = None
+        self._deliver_queued_now()
+
+    def _deliver_queued_now(self) -> None:
+        if self._draining:  # a handler logging while it delivers: the loop below takes it
+            return
+        with self._start_lock:
+            self._draining = True
+            try:
+                for _round in range(10):  # a handler whose every write logs again cannot spin for ever
+                    if not self.queue:
+                        return
+                    batch = self.drain()
+                    if batch:
+                        self._deliver(batch)
+                    try:
+                        self.handler.flush()
+                    except Exception as exc:
+                        self.stats.record_failure(exc)
+            finally:
+                self._draining = False
 
     # -- worker side -----------------------------------------------------------
     def _run(self) -> None:
