@@ -89,3 +89,16 @@ def test_keys_that_are_not_str_never_overwrite_reserved_fields(tmp_path: Path, f
         assert lines[0].startswith("timestamp=") and " level=INFO " in lines[0] and "message=real" in lines[0]
         assert "fields.level=HACK" in lines[0] and "HACK" not in lines[0].split("fields.")[0]
         assert " level=WARNING " in lines[1] and "context.level=CTX" in lines[1]
+
+
+def test_the_text_format_cannot_be_mistaken(tmp_path: Path) -> None:
+    def body(log: Any) -> None:
+        log.info("x admin=true")
+        log.info('"quoted" start')
+        log.info("plain message", level="HACK", message="HACK", user="ann")
+
+    lines = _run(tmp_path, "text", True, body)
+    assert lines[0].endswith('[h] "x admin=true"')
+    assert lines[1].endswith('[h] "\\"quoted\\" start"')
+    assert lines[2].endswith("[h] plain message fields.level=HACK fields.message=HACK user=ann")
+    assert " level=" not in lines[2] and " message=" not in lines[2]

@@ -42,6 +42,15 @@ def stream_supports_color(stream: Optional[IO[str]]) -> bool:
         return False
 
 
+#: field names a reader (or the log viewer) would take for the line's own parts
+_RESERVED_KEYS = frozenset({"timestamp", "time", "level", "logger", "message", "msg"})
+
+
+def _text_key(key: str) -> str:
+    """A field's key as written: a reserved name is kept as ``fields.<name>``."""
+    return "fields." + key if key in _RESERVED_KEYS else logfmt_key(key)
+
+
 def _indent_block(text: str) -> str:
     # every line of a traceback starts with two spaces, so nothing inside it
     # (an exception message, say) can pass for a log line of its own
@@ -93,12 +102,12 @@ class TextFormatter(Formatter):
     def _fields(self, record: LogRecord) -> str:
         if self.colors:
             return " ".join(
-                DIM + logfmt_key(key) + "=" + RESET + logfmt_value(value)
+                DIM + _text_key(key) + "=" + RESET + logfmt_value(value)
                 for source in (record.static, record.context, record.data)
                 for key, value in source.items()
             )
         return " ".join(
-            logfmt_key(key) + "=" + logfmt_value(value)
+            _text_key(key) + "=" + logfmt_value(value)
             for source in (record.static, record.context, record.data)
             if source
             for key, value in source.items()
@@ -126,6 +135,9 @@ class TextFormatter(Formatter):
         else:
             head = self._heads.get((record.level, record.logger_name)) or self._head(record.level, record.logger_name)
         message = record.message
+        if "=" in message or message.startswith('"'):
+            # "x admin=true" would read as a field: quote (and escape) it
+            message = logfmt_value(message)
         line = head + (message if message.isprintable() else escape_controls(message))
         if self.show_time:
             stamp = iso_utc_ns(record.time_ns) if self.utc else local_time_ns(record.time_ns)
