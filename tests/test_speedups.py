@@ -1309,7 +1309,7 @@ def _copy(record: LogRecord) -> LogRecord:
 # scan_fields: plain values settled in C must be values no built-in rule matches
 
 _TRIGGER_ALPHABET = st.sampled_from(
-    [*"abcdeyJxoAKISGlpatrBE -+.()/0123456789@=:_\t", "earer", "asic", "eyJ", "xox", "-----", "AKIA", "ya29."]
+    [*"abcdeyJxoAKISGlpatrBE -+.()/0123456789@=:_\t'\",", "earer", "asic", "eyJ", "xox", "-----", "AKIA", "ya29."]
 )
 
 

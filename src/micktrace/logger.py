@@ -55,14 +55,21 @@ METHOD_LEVELS: Dict[str, int] = {
 _EMPTY: Dict[str, Any] = {}
 
 
-def _format_message(msg: Any, args: tuple[Any, ...]) -> str:
+def _format_message(msg: Any, args: tuple[Any, ...], processors: Tuple[Any, ...] = ()) -> str:
     if type(msg) is not str:
         msg = safe_str(msg)
     if not args:
         return msg  # type: ignore[no-any-return]
     try:
         if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-            return msg % args[0]  # type: ignore[no-any-return]  # stdlib's "%(name)s" form
+            # stdlib's "%(name)s" form: the names are gone once formatted, so
+            # the values of sensitive ones are masked now
+            mapping = args[0]
+            if "%(" in msg and processors:
+                from .masking import mapping_args
+
+                mapping = mapping_args(processors, mapping)
+            return msg % mapping  # type: ignore[no-any-return]
         return msg % args  # type: ignore[no-any-return]
     except BaseException as exc:  # a value's __str__ may raise anything
         if not swallowable(exc):
@@ -197,7 +204,7 @@ class Logger:
             if cfg is None:
                 cfg = _config()
             if args or type(msg) is not str:
-                msg = _format_message(msg, args)
+                msg = _format_message(msg, args, cfg.processors)
             bound = self._bound
             if extra:
                 if not isinstance(extra, Mapping):

@@ -74,6 +74,17 @@ def safe_str(obj: Any) -> str:
 
 def json_default(obj: Any) -> Any:
     """``default`` hook for json/orjson: a JSON-ready stand-in for *obj*."""
+    stand_in = expand(obj)
+    return safe_repr(obj) if stand_in is UNEXPANDED else stand_in
+
+
+#: what :func:`expand` returns for an object it has no stand-in for
+UNEXPANDED: Any = object()
+
+
+def expand(obj: Any) -> Any:
+    """:func:`json_default`'s stand-in for *obj*, or :data:`UNEXPANDED` where
+    json_default would write ``repr(obj)`` (without calling it)."""
     # imported here, not at module level, to keep `import micktrace` cheap
     import dataclasses
     import datetime as _dt
@@ -119,7 +130,7 @@ def json_default(obj: Any) -> Any:
                 return result
     if isinstance(obj, complex):
         return str(obj)
-    return safe_repr(obj)
+    return UNEXPANDED
 
 
 def _json_key(key: Any, limit: int | None) -> str:

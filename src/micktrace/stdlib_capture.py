@@ -9,7 +9,7 @@ and :func:`intercept_stdlib`. The public home of these names is
 :mod:`micktrace.integrations.stdlib`.
 
 May import: _state, _report, context, levels, serialize, pipeline,
-handlers.stdlib_forward. It reads the configuration through ``_state`` and is
+handlers.stdlib_forward, masking (to mask ``%(name)s`` arguments). It reads the configuration through ``_state`` and is
 imported by config.
 """
 
@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Type
 
 from . import _state
 from ._report import report
@@ -43,8 +43,14 @@ _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
 }
 
 
-def _message(std: logging.LogRecord) -> str:
+def _message(std: logging.LogRecord, processors: Tuple[Any, ...] = ()) -> str:
     try:
+        args = std.args
+        if isinstance(args, Mapping) and args and processors and type(std.msg) is str and "%(" in std.msg:
+            # the "%(name)s" form: sensitive names are masked before formatting
+            from .masking import mapping_args
+
+            return std.msg % mapping_args(processors, args)  # type: ignore[no-any-return]
         return std.getMessage()
     except Exception as exc:
         # stdlib would print "--- Logging error ---" and drop the record; keep it
@@ -70,7 +76,7 @@ def from_stdlib(std: logging.LogRecord, config: Optional[Config] = None, caller:
         std.created,
         to_loglevel(std.levelno),
         std.name,
-        _message(std),
+        _message(std, cfg.processors),
         data,
         _current_context(),
         cfg.static,

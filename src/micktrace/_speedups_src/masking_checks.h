@@ -92,12 +92,30 @@ shared_dict_clean(PyObject *d, PyObject *known, Py_ssize_t known_size)
     return d == known && PyDict_GET_SIZE(d) == known_size;
 }
 
+/* 1 if the str *text* is shorter than min_text or in the set of strings
+   found clean; 0 otherwise (no error is left set) */
+static inline int
+text_known_clean(PyObject *text, PyObject *clean_strings, Py_ssize_t min_text)
+{
+    int found;
+
+    if (PyUnicode_GET_LENGTH(text) < min_text) {
+        return 1;
+    }
+    found = PySet_Contains(clean_strings, text);
+    if (found < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return found;
+}
+
 static PyObject *
 clean_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     SpeedupsState *st = get_state(module);
     PyObject *records, *clean_values, *clean_strings, *ctx_known, *static_known, *dirty, *record, *index;
-    PyObject *data, *ctx, *stat, *message, *exc_info, *stack_info;
+    PyObject *data, *ctx, *stat, *message, *name, *exc_info, *stack_info;
     Py_ssize_t min_text, ctx_size, static_size, n, i;
     char *slots;
     int ok;
@@ -144,24 +162,18 @@ clean_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             ctx = SLOT(SLOT_CONTEXT);
             stat = SLOT(SLOT_STATIC);
             message = SLOT(SLOT_MESSAGE);
+            name = SLOT(SLOT_LOGGER_NAME);
             exc_info = SLOT(SLOT_EXC_INFO);
             stack_info = SLOT(SLOT_STACK_INFO);
 #undef SLOT
             /* every slot is set on a record built by the logger; an unset one
                (NULL) sends the record to the Python check */
-            if (data != NULL && ctx != NULL && stat != NULL && message != NULL && exc_info == Py_None &&
-                stack_info == Py_None && PyUnicode_CheckExact(message) && PyDict_Check(data) &&
-                shared_dict_clean(ctx, ctx_known, ctx_size) && shared_dict_clean(stat, static_known, static_size)) {
-                if (PyUnicode_GET_LENGTH(message) < min_text) {
-                    ok = 1;
-                }
-                else {
-                    ok = PySet_Contains(clean_strings, message);
-                    if (ok < 0) {
-                        PyErr_Clear();
-                        ok = 0;
-                    }
-                }
+            if (data != NULL && ctx != NULL && stat != NULL && message != NULL && name != NULL &&
+                exc_info == Py_None && stack_info == Py_None && PyUnicode_CheckExact(message) &&
+                PyUnicode_CheckExact(name) && PyDict_Check(data) && shared_dict_clean(ctx, ctx_known, ctx_size) &&
+                shared_dict_clean(stat, static_known, static_size)) {
+                ok = text_known_clean(message, clean_strings, min_text) &&
+                     text_known_clean(name, clean_strings, min_text);
                 if (ok && PyDict_GET_SIZE(data) > 0) {
                     Py_INCREF(data);
                     ok = fields_known_clean(data, clean_values);
@@ -189,7 +201,8 @@ PyDoc_STRVAR(clean_records_doc,
 "\n"
 "The indexes of the records in the list *records* that the masking processor\n"
 "must look at: every record but those it would pass unchanged on its fast\n"
-"path (fields all known clean, message known clean or shorter than min_text,\n"
+"path (fields all known clean, message and logger name known clean or shorter\n"
+"than min_text, "
 "context and static empty or the cached clean dict of that size, no\n"
 "exception, no stack). A record of another class than the one given to\n"
 "init_records() is always listed.");
@@ -272,6 +285,9 @@ maybe_secret(const char *s, Py_ssize_t n)
         }
         else if (c == '@' || c == '=' || c == ':' || c == '_') {
             return 1;
+        }
+        else if ((c == '\'' || c == '"') && i + 1 < n && s[i + 1] == ',') {
+            return 1; /* a pair written as a tuple: ('password', 'x') */
         }
         else if (c == '+') {
             plus = 1;

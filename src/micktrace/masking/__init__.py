@@ -38,7 +38,7 @@ May import: _native, _report, errors, serialize, record.
 
 from __future__ import annotations
 
-from .engine import Masker
+from .engine import Masker, mapping_args
 from .options import build_masker, parse_masking
 from .rules import (
     CATEGORIES,
@@ -69,6 +69,7 @@ __all__ = [
     "is_iban",
     "is_sensitive_key",
     "luhn_valid",
+    "mapping_args",
     "normalize_key",
     "parse_masking",
 ]

@@ -17,6 +17,7 @@ from typing import (
     Mapping,
     Optional,
     Pattern,
+    Sequence,
     Tuple,
     Union,
 )
@@ -37,7 +38,9 @@ from .rules import (
     normalize_key,
 )
 from .styles import (
+    _CONNECTION,
     _MIN_TEXT,
+    _SENSITIVE,
 )
 
 if TYPE_CHECKING:
@@ -168,7 +171,44 @@ class Masker(RecordMasking):
     def __repr__(self) -> str:
         return f"<micktrace.masking.Masker categories={list(self.categories)}>"
 
+    def format_arg(self, key: Any, value: Any) -> Any:
+        """*value*, given for ``%(key)s`` in a message: masked when *key* is a
+        sensitive name (the rest of the message is scanned afterwards)."""
+        if type(key) is not str and type(key) is not bytes:
+            return value
+        kind = self._key_kind(key)
+        return self._keyed(kind, value, 0) if kind == _SENSITIVE or kind == _CONNECTION else value
+
     # -- rules ---------------------------------------------------------------
+
+class _MaskedArgs:
+    """The mapping argument of a ``"%(name)s"`` message, as the masker sees it:
+    the value of a sensitive name is its masked stand-in (the key name is
+    lost once the message is formatted, so it is judged here)."""
+
+    __slots__ = ("_mapping", "_masker")
+
+    def __init__(self, masker: Masker, mapping: Mapping[Any, Any]) -> None:
+        self._masker = masker
+        self._mapping = mapping
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._masker.format_arg(key, self._mapping[key])
+
+    def __str__(self) -> str:  # "%s" % mapping formats the mapping itself
+        return str(self._mapping)
+
+    def __repr__(self) -> str:
+        return repr(self._mapping)
+
+
+def mapping_args(processors: Sequence[Any], mapping: Mapping[Any, Any]) -> Any:
+    """What to %-format a message with when its argument is *mapping*: the
+    mapping seen through the masking processor when masking is on (it is the
+    first of *processors*), the mapping itself otherwise."""
+    masker = processors[0] if processors else None
+    return _MaskedArgs(masker, mapping) if isinstance(masker, Masker) else mapping
+
 
 def _fields_clean() -> Optional[Callable[[Dict[Any, Any], Dict[Any, set[Any]]], bool]]:
     """The compiled form of ``d.items() <= clean_pairs`` (micktrace._speedups), or None."""

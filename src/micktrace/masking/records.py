@@ -55,6 +55,9 @@ class RecordMasking(ValueMasking):
             message = record.message
             if type(message) is not str or (message not in self._clean and len(message) >= self._min_text):
                 return self._mask_record(record)
+            name = record.logger_name
+            if type(name) is not str or (name not in self._clean and len(name) >= self._min_text):
+                return self._mask_record(record)
             if record.exc_info is not None or record.stack_info:
                 return self._mask_record(record)
             return record
@@ -135,6 +138,11 @@ class RecordMasking(ValueMasking):
                 record.message = self._scan(message)
             if echoes:
                 record.message = self._echo(record.message, echoes)
+            name = record.logger_name
+            if type(name) is not str:
+                name = record.logger_name = _plain_text(name)
+            if len(name) >= self._min_text and name not in self._clean:
+                record.logger_name = self._scan(name)
             if record.exc_info is not None:
                 view = record.exception
                 if view is not None:

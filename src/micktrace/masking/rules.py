@@ -3,7 +3,7 @@ keys, URLs with credentials, cards, IBANs, SSNs, emails, phones) with their
 validators, and the trigger bits (which rules could match a string, by cheap
 substring tests). The categories and groups users configure are named here.
 
-May import: errors.
+May import: errors, masking.keys.
 """
 
 from __future__ import annotations
@@ -84,105 +84,14 @@ _OPTION_KEYS = (
 )
 
 # ---------------------------------------------------------------------------
-# key names
+# key names: masking.keys (re-exported here, where the rules are looked up)
 
-#: normalised names that are sensitive on their own
-_KEY_EXACT = frozenset(
-    (
-        "pw",
-        "pwd",
-        "pass",
-        "passwd",
-        "password",
-        "secret",
-        "token",
-        "auth",
-        "session",
-        "sid",
-        "cookie",
-        "jwt",
-        "otp",
-        "pin",
-        "pincode",
-        "ssn",
-        "cvv",
-        "cvc",
-        "cvv2",
-        "cvc2",
-        "iban",
-        "apikey",
-        "card",
-    )
-)
-#: a normalised name ending with one of these is sensitive (``db_password``, ``github_token``)
-_KEY_SUFFIXES = (
-    "password",
-    "passwd",
-    "passphrase",
-    "pwd",
-    "secret",
-    "token",
-    "apikey",
-    "accesskey",
-    "secretkey",
-    "privatekey",
-    "signingkey",
-    "encryptionkey",
-    "masterkey",
-    "authorization",
-    "auth",
-    "cookie",
-    "sessionid",
-    "sessionkey",
-    "credential",
-    "credentials",
-    "creditcard",
-    "cardnumber",
-    "cardno",
-    "ccnumber",
-    "cvv",
-    "cvc",
-    "ssn",
-    "socialsecuritynumber",
-    "iban",
-    "accountnumber",
-    "authheader",
-    "jwt",
-    "otp",
-)
-#: a normalised name containing one of these is sensitive (``password_confirmation``)
-_KEY_PARTS = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "apikey",
-    "privatekey",
-    "accesstoken",
-    "refreshtoken",
-    "creditcard",
-    "cardnumber",
-    "authorization",
-)
-_KEY_SEPARATORS = re.compile(r"[^0-9a-z]+")
-
-
-def normalize_key(name: str) -> str:
-    """*name* lower-cased without separators: ``"X-Api-Key"`` -> ``"xapikey"``."""
-    return _KEY_SEPARATORS.sub("", name.lower())
-
-
-def is_sensitive_key(name: str) -> bool:
-    """True when the default rules treat a value stored under *name* as a secret."""
-    return _default_sensitive(normalize_key(name))
-
-
-def _default_sensitive(norm: str) -> bool:
-    if not norm:
-        return False
-    if norm in _KEY_EXACT or norm.endswith(_KEY_SUFFIXES):
-        return True
-    return any(part in norm for part in _KEY_PARTS)
+from .keys import KEY_CONNECTION as KEY_CONNECTION  # noqa: E402
+from .keys import KEY_PLAIN as KEY_PLAIN  # noqa: E402
+from .keys import KEY_SENSITIVE as KEY_SENSITIVE  # noqa: E402
+from .keys import classify_key as classify_key  # noqa: E402
+from .keys import is_sensitive_key as is_sensitive_key  # noqa: E402
+from .keys import normalize_key as normalize_key  # noqa: E402
 
 
 class _Lazy:
@@ -243,8 +152,12 @@ _PEM = _Lazy(
 # as field names; only a sensitive key has its value matched (anchored, right
 # after the separator), and the scan goes on after the separator, so
 # `note="api_key=x"` finds the inner pair.
+# The pair may also be written as a tuple's repr, `('password', 'x')` or
+# `(b'authorization', b'Token x')`: a quoted key, a comma, a quoted value. A
+# bytes value's `b` prefix is part of the separator.
 _ASSIGNMENT_KEY = _Lazy(
-    r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?P<sep>(?:\\?[\"'])?[ \t]{0,3}(?:=>|=|:)[ \t]{0,3})"
+    r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z0-9_][A-Za-z0-9_.\-]*)"
+    r"(?P<sep>(?:\\?[\"'])?[ \t]{0,3}(?:=>|=|:)[ \t]{0,3}(?:b(?=[\"']))?|[\"'],[ \t]{0,3}b?(?=[\"']))"
 )
 # quoted (escapes allowed; unrolled so it stays linear), quoted inside a
 # string, unterminated quote (to the end of the line), or a bare word,
@@ -257,6 +170,8 @@ _ASSIGNMENT_VALUE = _Lazy(
 _URL_CREDENTIALS = _Lazy(
     r"(?P<pre>\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/?#@\[\]]{0,256}:)(?P<secret>[^\s/?#@]{1,256})(?=@)"
 )
+# the user part of scheme://user@host (no password): masked under a connection key
+_URL_USERINFO = _Lazy(r"(?P<pre>\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://)(?P<user>[^\s:/?#@\[\]]{1,256})(?=@)")
 _JWT = _Lazy(r"\beyJ[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{5,8192}\.[A-Za-z0-9_\-]{0,4096}")
 _AUTH_HEADER = _Lazy(r"\b(?P<scheme>[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+(?P<secret>[A-Za-z0-9\-._~+/]{6,8192}=*)")
 _GITHUB = _Lazy(r"\b(?P<prefix>gh[pousr]_|github_pat_)[A-Za-z0-9_]{30,255}\b")
@@ -409,7 +324,7 @@ def _triggers(s: str) -> int:
     bits = 0
     if "@" in s:
         bits = _T_AT
-    if "=" in s or ":" in s:
+    if "=" in s or ":" in s or "'," in s or '",' in s:
         bits |= _T_ASSIGN
     if "_" in s:
         bits |= _T_UNDERSCORE

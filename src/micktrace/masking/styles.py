@@ -93,6 +93,7 @@ _PLAIN = 0  # not sensitive, nothing to mask in the name
 _SENSITIVE = 1  # the value is masked whatever it is
 _ALLOWED = 2  # allow-listed: left alone entirely
 _RENAME = 3  # the key text itself holds a secret (an email used as a key...)
+_CONNECTION = 4  # a connection setting: a bare value is masked, a URL or DSN through the patterns
 
 # what the cache of value types holds for a type
 _SAFE = 0
@@ -104,6 +105,8 @@ _STR = 5
 _INT = 6
 _BYTES = 7
 _OTHER = 8
+_ENUM = 9
+_NAMEDTUPLE = 10
 
 _CACHE_LIMIT = 4096
 _CACHE_MAX_LEN = 512

@@ -59,6 +59,7 @@ from .rules import (
 from .styles import (
     _CACHE_LIMIT,
     _CACHE_MAX_LEN,
+    _CONNECTION,
     _PARTIAL,
     _PREFIXED,
     _SENSITIVE,
@@ -73,6 +74,10 @@ if TYPE_CHECKING:
 
 from .state import MaskerState
 from .styles import *  # noqa: F403
+
+#: values of a sensitive pair in text that are not a secret: a scheme word
+#: alone, and the literals a flag or an unset setting is written with
+_NOT_SECRETS = _SCHEMES | frozenset(("true", "false", "none", "null"))
 
 
 class TextMasking(MaskerState):
@@ -180,11 +185,14 @@ class TextMasking(MaskerState):
                 break
             pos = m.end()
             key = m.group("key")
-            if self._key_kind(key[-256:].rstrip(".-")) != _SENSITIVE:
+            kind = self._key_kind(key[-256:].rstrip(".-"))
+            if kind != _SENSITIVE and kind != _CONNECTION:
                 continue
             value = value_at(text, pos)
             if value is None:
                 continue
+            if kind == _CONNECTION and ("://" in value.group() or "=" in value.group()):
+                continue  # a URL or DSN: the other rules mask its secrets
             masked = self._mask_value_text(value.group())
             if masked is None:
                 continue
@@ -208,7 +216,7 @@ class TextMasking(MaskerState):
         tail = quote if closed else ""
         if head and inner.endswith("\\"):
             inner, tail = inner[:-1], "\\" + tail
-        if not inner or inner in self._masks or inner.startswith("sha256:") or inner.lower() in _SCHEMES:
+        if not inner or inner in self._masks or inner.startswith("sha256:") or inner.lower() in _NOT_SECRETS:
             return None
         scheme = ""
         word, _, rest = inner.partition(" ")

@@ -20,7 +20,10 @@ from typing import (
 )
 
 from .rules import (
-    _default_sensitive,
+    _URL_USERINFO,
+    KEY_CONNECTION,
+    KEY_SENSITIVE,
+    classify_key,
     is_card_number,
     normalize_key,
 )
@@ -30,10 +33,13 @@ from .styles import (
     _CACHE_LIMIT,
     _CACHE_MAX_LEN,
     _CARD_INT_MIN,
+    _CONNECTION,
     _ECHO_MIN,
+    _ENUM,
     _INT,
     _LIST,
     _MAPPING,
+    _NAMEDTUPLE,
     _OTHER,
     _PLAIN,
     _RENAME,
@@ -60,17 +66,27 @@ class ValueMasking(TextMasking):
         kind = self._key_kinds.get(key)
         if kind is not None:
             return kind
-        if not isinstance(key, str):
+        if isinstance(key, str):
+            name = str.__str__(key)
+        elif type(key) is bytes:  # ASGI headers, raw WSGI environ pairs
+            name = key.decode("latin-1")
+        else:
+            name = None
+        if name is None:
             kind = _PLAIN
         else:
-            norm = normalize_key(key)
+            norm = normalize_key(name)
             if norm in self.allow_keys:
                 kind = _ALLOWED
-            elif self._keys_on and (norm in self.extra_keys or _default_sensitive(norm)):
+            elif not self._keys_on:
+                kind = _PLAIN
+            elif norm in self.extra_keys:
                 kind = _SENSITIVE
             else:
-                kind = _PLAIN
-                masked = self.mask_text(str.__str__(key))
+                found = classify_key(name)
+                kind = _SENSITIVE if found == KEY_SENSITIVE else _CONNECTION if found == KEY_CONNECTION else _PLAIN
+            if kind == _PLAIN and name is key:
+                masked = self.mask_text(name)
                 if masked != key:
                     kind = _RENAME
                     if len(self._renamed) >= _CACHE_LIMIT:
@@ -90,7 +106,33 @@ class ValueMasking(TextMasking):
             if value in self._masks:
                 return value
             return self._mask_span("keys", value)
-        return self._mask_span("keys", _plain_text(value))
+        return self._mask_span("keys", _text_of(value))
+
+    def _under_connection(self, value: Any) -> Any:
+        """The stand-in for a value stored under a connection setting's name:
+        a URL or ``key=value`` string keeps what the patterns leave of it (and
+        a user name given without a password is masked, as it may be a token);
+        anything else is a bare secret, masked whole."""
+        if value is None or value is True or value is False or value == "":
+            return value
+        text = _text_of(value)
+        if not _structured(text):
+            return value if text in self._masks else self._mask_span("keys", text)
+        masked = self.mask_text(text)
+        if "@" in masked:
+            span = self._mask_span
+            masked = _URL_USERINFO.get().sub(lambda m: m.group("pre") + span("keys", m.group("user")), masked)
+        return value if masked == text else masked
+
+    def _keyed(self, kind: int, value: Any, depth: int) -> Any:
+        """*value*, stored under a key of the given kind, masked."""
+        if kind == _SENSITIVE:
+            return self._under_key(value)
+        if kind == _CONNECTION:
+            return self._under_connection(value)
+        if kind == _ALLOWED:
+            return value
+        return self._value(value, depth + 1)
 
     def _echoes(self, value: Any, out: List[str], depth: int = 0) -> None:
         """Collect the texts masked under sensitive keys in *value* (walked like
@@ -99,18 +141,30 @@ class ValueMasking(TextMasking):
             return
         if isinstance(value, dict):
             for key, item in value.items():
-                kind = self._key_kind(key)
-                if kind == _SENSITIVE:
-                    if item is None or item is True or item is False:
-                        continue
-                    text = item if type(item) is str else _plain_text(item)
-                    if len(text) >= _ECHO_MIN and text not in self._masks:
-                        out.append(text)
-                elif kind != _ALLOWED:
-                    self._echoes(item, out, depth + 1)
+                self._echo_keyed(self._key_kind(key), item, out, depth)
         elif isinstance(value, (list, tuple)):
+            fields = getattr(value, "_fields", None)
+            if isinstance(fields, tuple) and len(fields) == len(value):
+                for name, item in zip(fields, value):
+                    self._echo_keyed(self._key_kind(name), item, out, depth)
+                return
             for item in value:
-                self._echoes(item, out, depth + 1)
+                if _is_pair(item):
+                    self._echo_keyed(self._key_kind(item[0]), item[1], out, depth)
+                else:
+                    self._echoes(item, out, depth + 1)
+
+    def _echo_keyed(self, kind: int, item: Any, out: List[str], depth: int) -> None:
+        if kind == _SENSITIVE or kind == _CONNECTION:
+            if item is None or item is True or item is False:
+                return
+            text = item if type(item) is str else _text_of(item)
+            if kind == _CONNECTION and _structured(text):
+                return
+            if len(text) >= _ECHO_MIN and text not in self._masks:
+                out.append(text)
+        elif kind != _ALLOWED:
+            self._echoes(item, out, depth + 1)
 
     # -- values --------------------------------------------------------------
     def mask(self, value: Any) -> Any:
@@ -164,12 +218,12 @@ class ValueMasking(TextMasking):
                     continue
                 else:
                     new = self._value(value, depth + 1)
-            elif kind == _SENSITIVE:
-                new = self._under_key(value)
             elif kind == _ALLOWED:
                 continue
-            else:
+            elif kind == _RENAME:
                 return self._dict_renaming(d, depth)
+            else:
+                new = self._keyed(kind, value, depth)
             if new is not value:
                 if out is None:
                     out = dict(d)
@@ -239,16 +293,13 @@ class ValueMasking(TextMasking):
         out: Dict[Any, Any] = {}
         for key, value in d.items():
             kind = self._key_kind(key)
-            if kind == _SENSITIVE:
-                value = self._under_key(value)
-            elif kind != _ALLOWED:
-                value = self._value(value, depth + 1)
-                if kind == _RENAME:
-                    key = self._renamed.get(key) or self.mask_text(key)
-                    base, n = key, 2
-                    while key in out:  # two keys masked alike both stay
-                        key = f"{base}#{n}"
-                        n += 1
+            value = self._keyed(kind, value, depth)
+            if kind == _RENAME:
+                key = self._renamed.get(key) or self.mask_text(key)
+                base, n = key, 2
+                while key in out:  # two keys masked alike both stay
+                    key = f"{base}#{n}"
+                    n += 1
             out[key] = value
         return out
 
@@ -261,7 +312,9 @@ class ValueMasking(TextMasking):
     def _type_kind(self, vtype: type) -> int:
         import enum
 
-        if issubclass(vtype, enum.Enum) or vtype.__module__ in _SAFE_MODULES:
+        if issubclass(vtype, enum.Enum):
+            kind = _ENUM
+        elif vtype.__module__ in _SAFE_MODULES:
             kind = _SAFE
         elif issubclass(vtype, str):
             kind = _STR
@@ -276,7 +329,9 @@ class ValueMasking(TextMasking):
         elif issubclass(vtype, (set, frozenset)):
             kind = _SET
         elif issubclass(vtype, tuple):
-            kind = _TUPLE if vtype is tuple else _OTHER  # namedtuples go by their fields
+            # namedtuples go by their field names
+            named = isinstance(getattr(vtype, "_fields", None), tuple)
+            kind = _TUPLE if vtype is tuple else _NAMEDTUPLE if named else _OTHER
         elif issubclass(vtype, list):
             kind = _LIST
         else:
@@ -308,48 +363,98 @@ class ValueMasking(TextMasking):
             text = bytes(value).decode("utf-8", "backslashreplace")
             masked = self.mask_text(text)
             return value if masked == text else masked
+        if kind == _ENUM:
+            # written as its value (JSON) or its name (text): the value is masked
+            # like any other, and replaces the member when it holds a secret
+            inner = value.value
+            masked = self._value(inner, depth + 1)
+            return value if masked is inner else masked
+        if kind == _OTHER:
+            return self._object(value, depth)
         if depth > self.max_depth:
             return self._as_text(value)
         if kind == _MAPPING:
             return self._dict(value, depth)
         if kind == _LIST or kind == _TUPLE or kind == _SET:
-            changed = False
-            items = []
-            for item in value:
+            return self._sequence(value, kind, depth)
+        return self._namedtuple(value, depth)
+
+    def _sequence(self, value: Any, kind: int, depth: int) -> Any:
+        """A list, tuple or set; a ``(name, value)`` pair in it (a 2-item tuple or
+        list whose first item is a str or bytes: ASGI headers, ``dict.items()``)
+        is masked as a dict entry is, by its name."""
+        changed = False
+        items = []
+        for item in value:
+            if _is_pair(item):
+                new = self._pair(item, depth + 1)
+            else:
                 new = self._value(item, depth + 1)
-                changed = changed or new is not item
-                items.append(new)
-            if not changed:
-                return value
-            if kind == _LIST:
-                return items
-            if kind == _TUPLE:
-                return tuple(items)
-            try:
-                return set(items)
-            except TypeError:
-                return items
-        return self._object(value, depth)
+            changed = changed or new is not item
+            items.append(new)
+        if not changed:
+            return value
+        if kind == _LIST:
+            return items
+        if kind == _TUPLE:
+            return tuple(items)
+        try:
+            return set(items)
+        except TypeError:
+            return items
+
+    def _pair(self, item: Any, depth: int) -> Any:
+        key, value = item
+        kind = self._key_kind(key)
+        if kind == _PLAIN or kind == _RENAME:
+            return self._value(item, depth)
+        new = self._keyed(kind, value, depth)
+        if new is value:
+            return item
+        return (key, new) if isinstance(item, tuple) else [key, new]
+
+    def _namedtuple(self, value: Any, depth: int) -> Any:
+        """A namedtuple, masked by its field names: the same type with the
+        masked values (a dict of them if the type refuses them)."""
+        fields = value._fields
+        if len(fields) != len(value):
+            return self._object(value, depth)
+        changed = False
+        items = []
+        for name, item in zip(fields, value):
+            new = self._keyed(self._key_kind(name), item, depth)
+            changed = changed or new is not item
+            items.append(new)
+        if not changed:
+            return value
+        try:
+            return type(value)._make(items)
+        except Exception:
+            return dict(zip(fields, items))
 
     def _object(self, value: Any, depth: int) -> Any:
         """An object the formatters expand or print, masked through what they
-        would write: JSON writes ``json_default``'s stand-in, text writes ``str()``."""
-        from ..serialize import json_default, safe_str
+        would write. One with a JSON stand-in (a dataclass, a model, an
+        exception...) is masked through it. Any other is replaced by its
+        ``str()`` text, masked: the only time its ``__str__``/``__repr__``
+        runs for this record (the formatters write the text)."""
+        from ..serialize import UNEXPANDED, expand, safe_str
 
         try:
-            stand_in = json_default(value)
+            stand_in = expand(value)
         except Exception:
-            stand_in = None
+            stand_in = UNEXPANDED
         if isinstance(stand_in, (dict, list, tuple)):
             masked = self._value(stand_in, depth + 1)
-            return value if masked is stand_in else masked
-        text = safe_str(value)
-        masked_text = self.mask_text(text)
-        if masked_text != text:
-            return masked_text
-        if isinstance(stand_in, str) and stand_in != text and self.mask_text(stand_in) != stand_in:
-            return text  # the repr shows a secret the str does not: write the str
-        return value
+            if masked is stand_in and not isinstance(value, BaseException):
+                return value
+            return masked  # an exception's stand-in holds its str(): not computed twice
+        if isinstance(stand_in, str):
+            masked_text = self.mask_text(stand_in)
+            return value if masked_text is stand_in else masked_text
+        if stand_in is not UNEXPANDED:
+            return value
+        return self.mask_text(safe_str(value))
 
     def _as_text(self, value: Any) -> Any:
         """Beyond ``max_depth``: the value stays, unless its text form shows a secret."""
@@ -360,3 +465,20 @@ class ValueMasking(TextMasking):
         return value if masked == text else masked
 
     # -- records -------------------------------------------------------------
+
+
+def _is_pair(item: Any) -> bool:
+    """A ``(name, value)`` pair: a 2-item tuple or list whose first item is a str or bytes."""
+    itype = type(item)
+    return (itype is tuple or itype is list) and len(item) == 2 and type(item[0]) in (str, bytes)
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return _plain_text(value)
+
+
+def _structured(text: str) -> bool:
+    """A URL or a ``key=value`` connection string, not a bare secret."""
+    return "://" in text or "=" in text
