@@ -109,6 +109,10 @@ _KEY_PARTS = (
 )
 #: a name of two words or more whose last word is one of these (``db_pass``, ``hmac_sig``)
 _LAST_WORDS = frozenset(("pass", "pw", "pwd", "sig", "hmac", "passcode"))
+#: ...but not after one of these: ``first_pass``, ``second_pass`` count passes
+_ORDINALS = frozenset(
+    ("first", "second", "third", "last", "next", "prev", "previous", "single", "multi", "each", "per")
+)
 #: ``<word> key`` is sensitive when the word is one of these (``priv_key``,
 #: ``auth-key``, ``ssh_key``); ``cache_key``, ``public_key``, ``sort_key`` are not
 _KEY_QUALIFIERS = frozenset(
@@ -219,7 +223,7 @@ def classify_key(name: str) -> int:
     words = [w.lower() for w in _WORDS.findall(lookalike)]
     if len(words) >= 2:
         last, before = words[-1], words[-2]
-        if last in _LAST_WORDS or (last == "key" and before in _KEY_QUALIFIERS):
+        if (last in _LAST_WORDS and before not in _ORDINALS) or (last == "key" and before in _KEY_QUALIFIERS):
             return KEY_SENSITIVE
     if _is_connection(norm, words):
         return KEY_CONNECTION
