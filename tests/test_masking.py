@@ -630,6 +630,12 @@ ADVERSARIAL = [
     "'Aa1' * 33_334",
     "'ghp_' + 'a' * 100_000",
     '\'\\"password\\": \\"\' * 10_000',
+    "\"'password', \" * 10_000",
+    "\"('a', b'\" * 20_000",
+    "\"'token', b'\" + 'a' * 100_000",
+    "'db://' + 'a' * 100_000 + '@'",
+    "'a://' * 30_000 + '@'",
+    "'a.' * 50_000 + '4111111111111111'",
 ]
 
 
@@ -638,12 +644,16 @@ def test_adversarial_inputs_are_scanned_in_bounded_time() -> None:
     # hang rather than fail; the generous timeout only catches that
     code = (
         "from micktrace.masking import Masker\n"
+        "from micktrace.record import LogRecord\n"
+        "def make(name):\n"
+        "    return LogRecord(0, 20, name, 'm', {}, {}, {}, None, None, 1, 1, None, None, None)\n"
         f"inputs = [{', '.join(ADVERSARIAL)}]\n"
         "m = Masker()\n"
         "for text in inputs:\n"
         "    assert len(text) >= 50_000\n"
         "    m.mask_text(text)\n"
-        "    m.mask({'v': text, 'nested': [text]})\n"
+        "    m.mask({'v': text, 'nested': [text], 'database_url': text, 'pairs': [('password', text)]})\n"
+        "    m(make(text))\n"
         "print('done', len(inputs))\n"
     )
     result = run_python(code, timeout=120)

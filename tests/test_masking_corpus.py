@@ -15,6 +15,8 @@ The corpora are generated from a fixed seed, so a failure is reproducible.
 from __future__ import annotations
 
 import base64
+import collections
+import enum
 import json
 import random
 import string
@@ -103,6 +105,10 @@ def planted_secrets(seed: int = 5) -> List[Planted]:
             f"GET /callback?access_token={secret}&state=1",
             f"client_secret => '{secret}'",
             f"{{'refresh_token': '{secret}'}}",
+            f"GET https://b.s3.amazonaws.com/k?X-Amz-Date=20240101T000000Z&X-Amz-Signature={secret}&x=1",
+            f"https://acct.blob.core.windows.net/c/b?sv=2021-08-06&sig={secret}",
+            f"https://storage.googleapis.com/b/o?X-Goog-Signature={secret}",
+            f"headers [(b'host', b'x'), (b'authorization', b'Token {secret}')]",
         ]
         add("assignment", forms[i % len(forms)], [secret])
     for i in range(per):
@@ -219,7 +225,35 @@ KEY_NAMES = [
     "ssn",
     "passwd",
     "auth_token",
+    "db_pass",
+    "priv_key",
+    "auth_key",
+    "auth-key",
+    "signature",
+    "p@ssword",
+    "X-Amz-Signature",
+    "connection_string",
+    "DATABASE_URL",
 ]
+
+Row = collections.namedtuple("Row", "id note")
+
+
+class Holder:
+    """An object the formatters print through its repr."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Holder({self.text!r})"
+
+
+def _fields_of(name: str, text: str) -> Any:
+    """A namedtuple with *text* in the field *name* (a dict when the name is no identifier)."""
+    if name.isidentifier() and not name.startswith("_"):
+        return collections.namedtuple("Fields", ["user", name])("bob", text)
+    return {"user": "bob", name: text}
 
 
 def _raise(message: str, cause: str) -> None:
@@ -252,8 +286,18 @@ def placements(category: str, text: str, index: int) -> Iterator[Callable[[mickt
                 log.exception("failed", **{name: text})
 
         yield in_exception
+        yield lambda log: log.info("namedtuple", creds=_fields_of(name, text))
+        yield lambda log: log.info("pairs", headers=[("host", "x"), (name, text)])
+        yield lambda log: log.info("asgi", headers=[(b"host", b"x"), (name.encode(), text.encode())])
+        yield lambda log: log.info(f"mapping %(user)s %({name})s", {"user": "bob", name: text})
         return
     yield lambda log: log.info("event %s", text)
+    yield lambda log: log.info("namedtuple", row=Row(1, text))
+    yield lambda log: log.info("enum", mode=enum.Enum("Mode", {"VALUE": text}).VALUE)
+    yield lambda log: log.info("pairs", headers=[(b"x-note", text.encode()), ("x-ref", text)])
+    yield lambda log: log.info("mapping %(note)s", {"note": text})
+    yield lambda log: log.info("object", value=Holder(text))
+    yield lambda log: micktrace.get_logger(f"svc.{text}").info("named")
     yield lambda log: log.info(f"note: {text} end")
     yield lambda log: log.info("field", note=text)
     yield lambda log: log.info("nested", payload={"items": [{"desc": text}], "meta": ("t", text), "tags": {text}})
@@ -450,4 +494,102 @@ def test_the_benign_corpus_is_rarely_masked(capsys: pytest.CaptureFixture[str]) 
     rate = len(changed) / len(BENIGN)
     with capsys.disabled():
         print(f"\nbenign corpus: {len(changed)} of {len(BENIGN)} values masked ({rate:.2%}): {changed[:5]}")
+    assert rate < 0.01, changed
+
+
+def benign_fields(seed: int = 13) -> List[Tuple[str, Any]]:
+    """Realistic (field name, value) pairs, many named close to the sensitive
+    names (``public_key``, ``cache_key``, ``first_pass``, ``signature_version``,
+    ``queue_url``, ``db_host``...) and presigned-URL parameters that are not
+    secret."""
+    rng = random.Random(seed)
+    d = string.digits
+    fields: List[Tuple[str, Any]] = []
+    for _ in range(12):
+        fields += [
+            ("user_id", rng.randrange(10**6)),
+            ("request_id", str(uuid.UUID(int=rng.getrandbits(128), version=4))),
+            ("path", f"/api/v{rng.randrange(1, 4)}/orders/{rng.randrange(10**6)}"),
+            ("method", rng.choice(["GET", "POST", "PUT", "DELETE"])),
+            ("status_code", rng.choice([200, 201, 204, 301, 404, 500])),
+            ("duration_ms", round(rng.random() * 500, 2)),
+            ("cache_key", f"user:{rng.randrange(10**6)}:profile"),
+            ("sort_key", f"{rng.randrange(2019, 2031)}#{rnd(rng, 6, string.ascii_lowercase)}"),
+            ("partition_key", f"tenant-{rng.randrange(1000)}"),
+            ("primary_key", rng.randrange(10**9)),
+            ("object_key", f"exports/{rng.randrange(2019, 2031)}/part-{rng.randrange(10**5):05d}.parquet"),
+            ("public_key_id", f"kid-{rnd(rng, 8, string.ascii_lowercase + d)}"),
+            ("key", rng.choice(["theme", "locale", "timezone", "page_size"])),
+            ("key_name", rng.choice(["prod-signing", "staging", "backup"])),
+            ("first_pass", rng.random() < 0.5),
+            ("second_pass", rng.random() < 0.5),
+            ("pass_count", rng.randrange(100)),
+            ("bypass_cache", rng.random() < 0.5),
+            ("passenger_count", rng.randrange(1, 9)),
+            ("compass_heading", rng.randrange(360)),
+            ("signature_version", rng.choice(["v2", "v4", "s3v4"])),
+            ("signature_valid", rng.random() < 0.5),
+            ("has_signature", rng.random() < 0.5),
+            ("signed_headers", "host;x-amz-date"),
+            ("X-Amz-Date", f"2024{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}T000000Z"),
+            ("X-Amz-Expires", rng.choice([60, 300, 3600])),
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("queue_url", f"https://sqs.eu-west-1.amazonaws.com/{rnd(rng, 12, d)}/jobs"),
+            ("database_url", f"postgres://db-{rng.randrange(1, 20):02d}.prod.internal:5432/app"),
+            ("redis_url", f"redis://cache-{rng.randrange(1, 5)}.internal:6379/0"),
+            ("db_host", f"db-{rng.randrange(1, 20):02d}.prod.internal"),
+            ("db_name", rng.choice(["orders", "billing", "users"])),
+            ("db_user", rng.choice(["app", "reporting", "migrations"])),
+            ("callback_url", f"https://example.com/hooks/{rng.randrange(10**6)}"),
+            ("image_url", f"https://cdn.example.com/img/{rnd(rng, 10, string.ascii_lowercase)}.png"),
+            ("author", rng.choice(["alice", "bob", "carol"])),
+            ("token_count", rng.randrange(10**5)),
+            ("max_tokens", rng.choice([256, 1024, 4096])),
+            ("session_count", rng.randrange(1000)),
+            ("auth_method", rng.choice(["oauth", "saml", "password"])),
+            ("auth_provider", rng.choice(["google", "github", "okta"])),
+            ("ssh_port", 22),
+            ("tls_version", rng.choice(["TLSv1.2", "TLSv1.3"])),
+            ("keyboard_layout", rng.choice(["us", "fr", "de"])),
+            ("monkey_patch", rng.random() < 0.5),
+            ("content_type", "application/json"),
+            ("user_agent", f"Mozilla/5.0 Chrome/{rng.randrange(90, 130)}.0"),
+            ("api_version", f"2024-{rng.randrange(1, 13):02d}-01"),
+            ("client_id", f"web-{rnd(rng, 6, string.ascii_lowercase)}"),
+            ("app_name", rng.choice(["checkout", "search", "admin"])),
+        ]
+    return fields
+
+
+BENIGN_FIELDS = benign_fields()
+
+
+def test_benign_fields_and_shapes_are_rarely_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    # field names close to the sensitive ones, and benign values in the shapes
+    # masked by name (namedtuples, (name, value) pairs, %(name)s arguments),
+    # as Enum values and in logger names
+    assert len(BENIGN_FIELDS) >= 600
+    masker = Masker()
+    changed = [f"{k}={v!r}" for k, v in BENIGN_FIELDS if masker.mask({k: v}) != {k: v}]
+    changed += [f"pair {k}" for k, v in BENIGN_FIELDS if masker.mask([(k, v)]) != [(k, v)]]
+    changed += [f"%({k})" for k, v in BENIGN_FIELDS if masker.format_arg(k, v) is not v]
+    for i, value in enumerate(BENIGN):
+        if masker.mask(Row(i, value)) != Row(i, value):
+            changed.append(f"namedtuple {value}")
+        if masker.mask([(b"x-ref", value.encode())]) != [(b"x-ref", value.encode())]:
+            changed.append(f"bytes pair {value}")
+        member = enum.Enum("Mode", {"VALUE": value}).VALUE
+        if masker.mask(member) is not member:
+            changed.append(f"enum {value}")
+    total = 3 * len(BENIGN_FIELDS) + 3 * len(BENIGN)
+    handler = MemoryHandler(formatter=JSONFormatter())
+    micktrace.configure(handlers=[handler])
+    names = [f"app.{value}" for value in BENIGN[::4]]
+    for name in names:
+        micktrace.get_logger(name).info("x")
+    changed += [name for name, line in zip(names, handler.lines) if json.loads(line)["logger"] != name]
+    total += len(names)
+    rate = len(changed) / total
+    with capsys.disabled():
+        print(f"\nbenign fields and shapes: {len(changed)} of {total} masked ({rate:.2%}): {changed[:5]}")
     assert rate < 0.01, changed

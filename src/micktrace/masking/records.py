@@ -142,7 +142,7 @@ class RecordMasking(ValueMasking):
             if type(name) is not str:
                 name = record.logger_name = _plain_text(name)
             if len(name) >= self._min_text and name not in self._clean:
-                record.logger_name = self._scan(name)
+                record.logger_name = self._logger_name(name)
             if record.exc_info is not None:
                 view = record.exception
                 if view is not None:
@@ -154,6 +154,26 @@ class RecordMasking(ValueMasking):
             return record
         except Exception as exc:
             return self._withhold(record, exc)
+
+    def _logger_name(self, name: str) -> str:
+        """A logger name, masked as a whole (a JWT holds dots), then as if each
+        of its parts began the text: in ``svc.4111111111111111`` the number
+        after a dot would otherwise be taken for the tail of a version. The
+        parts are the 256 characters after each of the first 32 dots (the
+        number shapes are far shorter). Remembered clean only when all is."""
+        text = self._scan(name, remember=False)
+        pos = text.find(".")
+        for _ in range(32):
+            if pos < 0:
+                break
+            window = text[pos + 1 : pos + 257]
+            masked = self.mask_text(window)
+            if masked is not window:
+                text = text[: pos + 1] + masked + text[pos + 257 :]
+            pos = text.find(".", pos + 1)
+        if text is name:
+            self._remember_clean(name)
+        return text
 
     def _shared_dict(self, d: Dict[str, Any]) -> Tuple[Any, Tuple[str, ...]]:
         masked = self._dict(d, 0)

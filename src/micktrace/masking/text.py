@@ -253,17 +253,19 @@ class TextMasking(MaskerState):
             return text
         return self._scan(text)
 
-    def _scan(self, s: str) -> str:
+    def _scan(self, s: str, remember: bool = True) -> str:
         bits = _triggers(s) | self._always
         if not bits:
-            self._remember_clean(s)
+            if remember:
+                self._remember_clean(s)
             return s
         out = s
         for rule in self._rules:
             if rule.bit & bits:
                 out = rule.apply(out)
         if out == s:
-            self._remember_clean(s)
+            if remember:
+                self._remember_clean(s)
             return s
         return out
 
