@@ -1,18 +1,24 @@
 """Automatic masking of secrets and personal data, before any handler sees a record.
 
 :class:`Masker` is a processor (``record -> record``) that ``configure()`` puts
-first in the processor chain unless ``masking=False``. It looks at the message,
-the fields (bound, ``extra=`` and keyword), the context, the static fields,
-nested dicts/lists/tuples/sets, objects the JSON writer would expand
-(dataclasses, pydantic models, exceptions), the exception (message and
-traceback text, chained causes included) and ``stack_info``.
+first in the processor chain unless ``masking=False``. It looks at the message
+(and the values of ``%(name)s`` arguments by name, before formatting), the
+logger name, the fields (bound, ``extra=`` and keyword), the context, the
+static fields, nested dicts/lists/tuples/sets, namedtuples by field name,
+``(name, value)`` pairs by name, Enum values, objects the JSON writer would
+expand (dataclasses, pydantic models, exceptions), any other object through
+its ``str()`` (computed once, and written in its place), the exception
+(message and traceback text, chained causes included) and ``stack_info``.
 
 Two detectors:
 
 * **key names**: a value stored under a sensitive key (``password``,
   ``api_key``, ``Authorization``, ``card_number``...) is replaced whatever it is.
   Names are compared lower-cased with separators removed, so ``apiKey``,
-  ``API-KEY`` and ``api_key`` are one name.
+  ``API-KEY`` and ``api_key`` are one name, with look-alikes read as letters
+  (``p@ssword``) and by words (``db_pass``, ``priv_key``); see masking.keys.
+  A connection setting (``DATABASE_URL``) is masked whole when it holds a bare
+  value, through the patterns when it holds a URL or DSN.
 * **value patterns**: strings are scanned for card numbers (Luhn-checked),
   tokens of well-known services, JWTs, private keys, credentials in URLs,
   ``password=...`` pairs inside text, SSNs, IBANs (mod-97 checked), emails and
@@ -28,7 +34,7 @@ quantifiers), so long or hostile strings are scanned in bounded time.
 
 See docs/masking.md for the category table and the configuration.
 
-Modules, each importing only those before it: rules (the detectors), styles
+Modules, each importing only those before it: keys (key names), rules (the detectors), styles
 (how a match is written), options_parse, state (the Masker's attributes),
 text, values, records (the three layers of the Masker), engine (the Masker),
 options (``configure(masking=...)``).
