@@ -366,7 +366,10 @@ class ValueMasking(TextMasking):
         if kind == _ENUM:
             # written as its value (JSON) or its name (text): the value is masked
             # like any other, and replaces the member when it holds a secret
-            inner = value.value
+            try:
+                inner = value.value
+            except Exception:  # a member whose value cannot be read: judged by its text
+                return self._object(value, depth)
             masked = self._value(inner, depth + 1)
             return value if masked is inner else masked
         if kind == _OTHER:
