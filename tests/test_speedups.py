@@ -1260,6 +1260,7 @@ def test_mask_batch_picks_exactly_the_records_the_masker_would_change() -> None:
     batch_masker, one_by_one = Masker(), Masker()
     assert batch_masker._clean_records is _native.clean_records
     log = micktrace.get_logger("batch")
+    jwt_named = micktrace.get_logger("svc.eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fw")
     made: List[LogRecord] = []
     micktrace.configure(handlers=[made.append], masking=False)
     shapes = [
@@ -1269,6 +1270,8 @@ def test_mask_batch_picks_exactly_the_records_the_masker_would_change() -> None:
         lambda i: log.info("User login", password="hunter2"),
         lambda i: log.bind(card="4111111111111111").info("paid"),
         lambda i: log.info("x", items=[1, 2]),
+        # the clean record of the first shape, from a logger whose name holds a JWT
+        lambda i: jwt_named.info("User login", user_id=123, ip="1.2.3.4", ok=True),
     ]
     for i in range(300):
         shapes[i % len(shapes)](i)
@@ -1290,12 +1293,24 @@ def test_mask_batch_picks_exactly_the_records_the_masker_would_change() -> None:
     for i, (got, want) in enumerate(zip(batch, expected)):
         if i == 1:
             continue
-        assert (got.message, got.data, got.context) == (want.message, want.data, want.context), i
+        assert (got.message, got.data, got.context, got.logger_name) == (
+            want.message,
+            want.data,
+            want.context,
+            want.logger_name,
+        ), i
     # the repeated clean record was passed over by the C check once it was cached
     dirty = _native.clean_records(
         [_copy(made[0])], batch_masker._clean_values, batch_masker._clean, batch_masker._min_text, None, 0, None, 0
     )
     assert dirty == []
+    # ...but not the same record from a logger whose name holds a secret
+    jwt_record = next(r for r in made if r.logger_name.startswith("svc."))
+    assert jwt_record.data == made[0].data and jwt_record.message == made[0].message
+    dirty = _native.clean_records(
+        [_copy(jwt_record)], batch_masker._clean_values, batch_masker._clean, batch_masker._min_text, None, 0, None, 0
+    )
+    assert dirty == [0]
     assert _native.clean_records([foreign], {}, set(), 1, None, 0, None, 0) == [0]
 
 
@@ -1356,13 +1371,17 @@ def test_scan_fields_leaves_every_secret_shape_and_key_kind_to_python() -> None:
         "secret": "hunter2",  # a sensitive key (kind 1): Python
         "unclassified": "plain text",  # no kind yet: Python
         "allowed": "jane@example.com",  # allow-listed (kind 2): left alone
+        "pair": "('password', 'hunter2')",  # a pair's repr: no '=' nor ':', still Python
+        "bpair": '[[b"authorization", b"Token abc"]]',
+        "dsn": "bare-secret",  # a connection setting (kind 4): Python
+        "n": [("password", "x")],  # pairs: Python
     }
     kinds = {key: 0 for key in data}
-    kinds.update(secret=1, allowed=2)
+    kinds.update(secret=1, allowed=2, dsn=4)
     del kinds["unclassified"]
     clean: set = set()
     keys = scan(data, {}, kinds, clean, _MIN_TEXT, _CACHE_LIMIT, _CACHE_MAX_LEN)
-    assert keys == ["a", "b", "c", "d", "e", "f", "g", "h", "i", "secret", "unclassified"]
+    assert keys == ["a", "b", "c", "d", "e", "f", "g", "h", "i", "secret", "unclassified", "pair", "bpair", "dsn", "n"]
     assert clean == {"request 123 accepted"}
     # every pair known clean: None
     assert scan({"k": 1}, {"k": {1}}, {}, set(), _MIN_TEXT, _CACHE_LIMIT, _CACHE_MAX_LEN) is None
