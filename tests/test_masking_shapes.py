@@ -17,9 +17,10 @@ import enum
 import json
 import logging
 import sys
+import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Tuple
 
 import pytest
 
@@ -52,6 +53,25 @@ Creds = collections.namedtuple("Creds", "user password")
 class TypedCreds(typing.NamedTuple):
     user: str
     api_token: str
+
+
+class Headers(Mapping[str, str]):
+    """A read-only mapping that is not a dict, like a web framework's headers."""
+
+    def __init__(self, items: Dict[str, str]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
 
 
 class Secrets(enum.Enum):
@@ -110,6 +130,9 @@ CASES: List[Case] = [
     ("str pairs", lambda log: log.info("x", pairs=[("password", "pairs-secret1")]), ["pairs-secret1"]),
     ("list pairs", lambda log: log.info("x", pairs=[["api_key", "pairs-secret2"]]), ["pairs-secret2"]),
     ("pairs nested", lambda log: log.info("x", scope={"headers": (("cookie", "pairs-s3x"),)}), ["pairs-s3x"]),
+    ("bytes keys", lambda log: log.info("x", h={b"authorization": b"Token abcdef999"}), ["abcdef999"]),
+    ("mapping type", lambda log: log.info("x", h=Headers({"x-api-key": "hdr-secret1"})), ["hdr-secret1"]),
+    ("mapping proxy", lambda log: log.info("x", h=types.MappingProxyType({"token": "hdr-s2"})), ["hdr-s2"]),
     ("pairs context", _in_context(headers=[(b"x-api-key", b"pairs-secret4")]), ["pairs-secret4"]),
     ("pairs echo", lambda log: log.info("saw pairs-secret5", h=[("password", "pairs-secret5")]), ["pairs-secret5"]),
     ("pairs repr", lambda log: log.info("headers %s", [(b"authorization", b"Token abcdef654321")]), ["abcdef654321"]),

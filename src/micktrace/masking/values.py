@@ -324,6 +324,8 @@ class ValueMasking(TextMasking):
             kind = _INT
         elif issubclass(vtype, dict):
             kind = _MAPPING
+        elif issubclass(vtype, Mapping):
+            kind = _MAPPING  # any other mapping (request headers, os.environ) is walked like a dict
         elif issubclass(vtype, (bytes, bytearray, memoryview)):
             kind = _BYTES
         elif issubclass(vtype, (set, frozenset)):
