@@ -85,7 +85,7 @@ class ValueMasking(TextMasking):
             else:
                 found = classify_key(name)
                 kind = _SENSITIVE if found == KEY_SENSITIVE else _CONNECTION if found == KEY_CONNECTION else _PLAIN
-            if kind == _PLAIN and name is key:
+            if kind == _PLAIN and isinstance(key, str):
                 masked = self.mask_text(name)
                 if masked != key:
                     kind = _RENAME
@@ -139,7 +139,7 @@ class ValueMasking(TextMasking):
         :meth:`_dict`), to mask them where they recur in the message."""
         if depth > self.max_depth:
             return
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             for key, item in value.items():
                 self._echo_keyed(self._key_kind(key), item, out, depth)
         elif isinstance(value, (list, tuple)):
