@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, TYPE_CHECKING, Any, List, Optional, Union
+from typing import IO, TYPE_CHECKING, Any, List, Optional, Sequence, Union
 
 from ..formatters.text import TextFormatter, stream_supports_color
 from .base import Handler
@@ -121,16 +121,21 @@ class RichConsoleHandler(ConsoleHandler):
             self._console_stream = stream
         return self._console
 
-    def handle(self, record: LogRecord) -> None:
+    def handle(self, record: LogRecord) -> Optional[int]:
         if not self._rich or (self.formatter is not None and not isinstance(self.formatter, TextFormatter)):
-            super().handle(record)
-            return
+            return super().handle(record)
         for accept in self.filters:
             if not accept(record):
-                return
-        self._rich_emit(record)
+                return 0
+        return self._rich_emit(record)
 
-    def _rich_emit(self, record: LogRecord) -> None:
+    def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
+        if not self._rich or (self.formatter is not None and not isinstance(self.formatter, TextFormatter)):
+            return super().handle_batch(records)
+        return sum(self.handle(record) or 0 for record in records)
+
+    def _rich_emit(self, record: LogRecord) -> int:
+        """Print the record with rich; returns the characters of text printed (without styling)."""
         from rich.text import Text
 
         from ..formatters.base import escape_controls
@@ -157,6 +162,7 @@ class RichConsoleHandler(ConsoleHandler):
                 text.append(logfmt_value(value), style="magenta")
         console = self._get_console()
         console.print(text)
+        written = len(text.plain) + 1
         exception_text = record.exception_text  # the masked text (see docs/masking.md)
         if exception_text:
             # rich's Traceback renders the live exception, unmasked: print the
@@ -165,3 +171,5 @@ class RichConsoleHandler(ConsoleHandler):
             for line in exception_text.split("\n"):
                 block.append("  " + escape_controls(line) + "\n", style="red")
             console.print(block, end="")
+            written += len(block.plain)
+        return written

@@ -22,7 +22,7 @@ May import: levels, record, formatters, handlers.base, handlers.console.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 from ..formatters.logfmt import logfmt_key, logfmt_value
 from ..levels import LEVEL_NAMES
@@ -163,6 +163,8 @@ class StdlibForwardHandler(Handler):
             (they are also attributes of the stdlib record in any case).
     """
 
+    counts_written = False  # stdlib's handlers write the text
+
     def __init__(self, fields_in_message: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fields_in_message = fields_in_message
@@ -190,11 +192,11 @@ class DefaultConsoleHandler(ConsoleHandler):
     ``MICKTRACE_FORMAT`` is unset). See docs/stdlib.md, "Out of micktrace".
     """
 
-    def handle(self, record: LogRecord) -> None:
+    def handle(self, record: LogRecord) -> Optional[int]:
         if stdlib_configured() and not isinstance(record, StdlibRecord):
             forward(record)
-        else:
-            super().handle(record)
+            return None
+        return super().handle(record)
 
     def handle_batch(self, records: Sequence[LogRecord]) -> Any:
         if not stdlib_configured():
