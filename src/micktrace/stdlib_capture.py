@@ -32,15 +32,25 @@ from .serialize import safe_repr, safe_str
 if TYPE_CHECKING:
     from .config import Config
 
+#: ``extra=`` attributes known to serve only a library's own formatter, dropped
+#: from captured records (docs/stdlib.md): uvicorn's ``color_message`` (the
+#: message again, with ANSI colour codes) and Django runserver's
+#: ``server_time`` (the record's time again, as text)
+PRESENTATION_ATTRS = frozenset({"color_message", "server_time"})
+
 # what every stdlib LogRecord has; anything else on one came from ``extra=``
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
-    RECORD_ATTR,
-    FIELDS_ATTR,
-    MESSAGE_ATTR,
-}
+_STANDARD_ATTRS = (
+    frozenset(logging.makeLogRecord({}).__dict__)
+    | {
+        "message",
+        "asctime",
+        "taskName",
+        RECORD_ATTR,
+        FIELDS_ATTR,
+        MESSAGE_ATTR,
+    }
+    | PRESENTATION_ATTRS
+)
 
 
 def _message(std: logging.LogRecord) -> str:

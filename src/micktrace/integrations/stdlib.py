@@ -23,6 +23,7 @@ from .._report import report
 from ..formatters import formatter_for
 from ..handlers.stdlib_forward import RECORD_ATTR, StdlibForwardHandler, StdlibRecord, stdlib_configured, to_stdlib
 from ..stdlib_capture import (
+    PRESENTATION_ATTRS,
     StdlibHandler,
     StdlibInterception,
     active_interception,
@@ -86,6 +87,7 @@ class StdlibFormatter(logging.Formatter):
 
 
 __all__ = [
+    "PRESENTATION_ATTRS",
     "StdlibForwardHandler",
     "StdlibFormatter",
     "StdlibHandler",
