@@ -69,7 +69,9 @@ def publish(settings: Mapping[str, Any]) -> None:
             os.environ.pop(ENV_INHERIT, None)
             return
         payload = {"pid": os.getpid(), "settings": _portable(settings)}
-        os.environ[ENV_INHERIT] = json.dumps(payload, separators=(",", ":"))
+        text = json.dumps(payload, separators=(",", ":"))
+        if os.environ.get(ENV_INHERIT) != text:  # the environment is written only on a change
+            os.environ[ENV_INHERIT] = text
     except Exception as exc:  # configure() has succeeded: this never undoes it
         report("publishing the configuration for child processes", exc)
 
