@@ -232,3 +232,16 @@ def test_completion_record_can_be_turned_off(records: List[LogRecord]) -> None:
 
     assert get(app, "/").status_code == 200
     assert completion(records) == []
+
+
+def test_with_log_requests_off_a_failure_is_left_to_the_server_to_log(records: List[LogRecord]) -> None:
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware, log_requests=False)
+
+    @app.get("/boom")
+    async def boom() -> Any:
+        raise RuntimeError("kaput")
+
+    with pytest.raises(RuntimeError):  # not swallowed unlogged
+        get(app, "/boom")
+    assert completion(records) == []

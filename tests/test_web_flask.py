@@ -226,3 +226,12 @@ def test_behind_a_real_werkzeug_server_a_failure_has_the_id_and_one_traceback(
     assert failure.context["request_id"] == "w-1"
     # Flask logs it itself ("Exception on /boom [GET]"); a propagated one is ours
     assert (failure.message == "request failed") is propagate
+
+
+def test_with_log_requests_off_a_failure_is_left_to_the_server(records: List[LogRecord]) -> None:
+    def broken_app(environ: Dict[str, Any], start_response: Any) -> Any:
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError):  # not swallowed unlogged
+        Client(RequestContextMiddleware(broken_app, log_requests=False)).get("/x")
+    assert completion(records) == []

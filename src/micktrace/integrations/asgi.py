@@ -105,6 +105,8 @@ class RequestContextMiddleware:
                 # would have neither, nor would the server's access line); the
                 # exception ends here, logged once
                 await _send_500(send_with_id)
+                if not self.web.log_requests:
+                    raise  # not logged here: the server logs it
                 self.web.failed(start, exc, 500)
                 return
             self.web.completed(start, status[0])

@@ -128,6 +128,8 @@ class RequestContextMiddleware:
             try:
                 body = self.app(environ, start_with_id)
             except Exception as exc:
+                if not web.log_requests:
+                    raise  # not logged here: left to the server, which logs it
                 try:
                     # answer the 500 here, with the id; if the app had started a
                     # response, PEP 3333 lets exc_info replace it until the
