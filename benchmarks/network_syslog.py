@@ -2,9 +2,9 @@
 
 Run standalone: ``python benchmarks/network_syslog.py [N [REPEATS]]`` (default: N=5,000, within
 micktrace's default dispatch queue, and N=50,000, past it, 3 runs each). Starts rsyslogd (the test
-fixture's config, in a temporary directory), measures (a) the caller's cost per record (N log calls in the application thread, no
-flush) and (b) records per second delivered (first call until rsyslog's output file holds all N). Writes
-benchmarks/results/syslog.md.
+fixture's config, in a temporary directory), measures (a) the caller's cost per record (N log calls in
+the application thread, no flush) and (b) records per second delivered (first call until rsyslog's
+output file holds all N). Writes benchmarks/results/syslog.md.
 """
 
 from __future__ import annotations
