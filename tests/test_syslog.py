@@ -324,3 +324,56 @@ def test_the_caching_encoder_writes_what_a_fresh_encoding_writes(rows: list) -> 
         alone = encode_message(record, 16, "host", "app", str(pid), "fields@32473", True)
         assert kept.encode(record) == alone
         assert (" " + timestamp(time_ns) + " ").encode() in alone
+
+
+def test_exit_with_a_backlog_delivers_it(rsyslog: Rsyslog) -> None:
+    import textwrap
+
+    from conftest import run_python
+
+    script = textwrap.dedent(
+        f"""
+        import micktrace
+        micktrace.configure(handlers=[{{"type": "syslog", "address": "127.0.0.1:{rsyslog.tcp}",
+                                        "protocol": "tcp", "linger": 5}}])
+        log = micktrace.get_logger("exit")
+        for i in range(500):
+            log.info("e%d" % i, seq=i)
+        raise SystemExit(3)
+        """
+    )
+    proc = run_python(script)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr == ""  # nothing went to the fallback
+    got = rsyslog.wait(500)
+    assert [r["fields"]["seq"] for r in got] == list(range(500))
+
+
+def test_stdlib_records_logged_while_sending_do_not_loop(rsyslog: Rsyslog) -> None:
+    """With capture_stdlib, a stdlib record made while the sender thread sends (as an SDK would)
+    never re-enters the syslog handler: no loop, each application record once."""
+    import logging
+
+    from micktrace.handlers.network.syslog import SyslogHandler
+
+    chatter = logging.getLogger("syslog.chatter")
+
+    class Chatty(SyslogHandler):
+        def send(self, batch: Any) -> Any:
+            chatter.warning("sending %d messages", len(batch))
+            return super().send(batch)
+
+    handler = Chatty(address=("127.0.0.1", rsyslog.tcp), protocol="tcp", linger=0.01)
+    micktrace.configure(handlers=[handler], capture_stdlib=True)
+    log = micktrace.get_logger("app")
+    for i in range(50):
+        log.info("m", seq=i)
+        time.sleep(0.002)
+    micktrace.flush(10)
+    time.sleep(0.3)
+    micktrace.flush(10)
+    got = rsyslog.wait(50)
+    app = [r for r in got if r["msgid"] == "app"]
+    assert [r["fields"]["seq"] for r in app] == list(range(50))
+    assert not any(r["msgid"] == "syslog.chatter" for r in got)
+    assert handler.counters["feedback_skipped"] >= 1
