@@ -69,6 +69,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/_count":
             self._answer(200, {"count": self.counts.total})
+        elif path.endswith("/_first"):  # the first document or event an index or group received
+            self._answer(200, {"first": self.counts.first.get(path.strip("/").split("/")[0])})
         elif path.endswith("/_count"):
             self._answer(200, {"count": self.counts.by_key.get(path.strip("/").split("/")[0], 0)})
         else:  # the cluster info a client may ask for
@@ -140,6 +142,7 @@ class Sink:
         self.url = self.proc.stdout.readline().strip()
         if not self.url:
             raise RuntimeError("the sink did not start")
+        self.port = int(self.url.rsplit(":", 1)[1])
 
     def count(self, key: Optional[str] = None) -> int:
         path = f"/{key}/_count" if key else "/_count"
@@ -151,7 +154,10 @@ class Sink:
         if path.endswith("/_count"):
             return 200, {"count": self.count(path.strip("/").split("/")[0])}
         if path.endswith("/_search"):
-            return 200, {"hits": {"hits": []}}
+            index = path.strip("/").split("/")[0]
+            with urllib.request.urlopen(f"{self.url}/{index}/_first", timeout=30) as answer:
+                first = json.loads(answer.read())["first"]
+            return 200, {"hits": {"hits": [{"_source": first}] if first is not None else []}}
         return 200, {}
 
     def stop(self) -> None:
