@@ -193,7 +193,7 @@ class AzureMonitorHandler(NetworkHandler):
     # -- the engine's hooks ---------------------------------------------------------------
     def encode(self, record: LogRecord) -> bytes:
         if self.ingestion is None:
-            return json_bytes(self.encoder.envelope(record))
+            return self.encoder.encode(record)
         row = row_of(record, self._message(record), self.encoder.time_of(record.time_ns), severity_of(record.level),
                      self.host, self.flatten_fields, self._static.of(record.static))  # fmt: skip
         return json_bytes(row)

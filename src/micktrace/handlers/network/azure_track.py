@@ -166,13 +166,23 @@ class TrackEncoder:
     """
 
     def __init__(self, ikey: str, role: Optional[str], role_instance: str, sdk_version: str, message_of: Any) -> None:
-        self.ikey = ikey
+        self._ikey = ikey
         self.role = role
         self.role_instance = role_instance
         self.sdk_version = sdk_version
         self.message_of = message_of
         self._tags: Tuple[Optional[Dict[str, Any]], Dict[str, str], Dict[str, Any]] = (None, {}, {})
         self._second: Tuple[int, str] = (-1, "")
+        self._heads: Dict[Tuple[int, bool], Tuple[Dict[str, str], bytes, bytes]] = {}
+
+    @property
+    def ikey(self) -> str:
+        return self._ikey
+
+    @ikey.setter
+    def ikey(self, value: str) -> None:  # a new key: the envelope heads written with the old one are stale
+        self._ikey = value
+        self._heads = {}
 
     def base_tags(self, static: Dict[str, Any]) -> Tuple[Dict[str, str], Dict[str, Any]]:
         """The tags every record of *static* shares, and the static fields left as properties."""
@@ -197,8 +207,8 @@ class TrackEncoder:
             self._second = cached
         return f"{cached[1]}.{micros:06d}Z"
 
-    def envelope(self, record: LogRecord) -> Dict[str, Any]:
-        """The envelope for *record* (before JSON)."""
+    def _parts(self, record: LogRecord) -> Tuple[Dict[str, str], Dict[str, Any]]:
+        """The record's tags and its baseData (before JSON)."""
         base, rest = self.base_tags(record.static)
         tags = base
         data, context = record.data, record.context
@@ -216,32 +226,47 @@ class TrackEncoder:
         level = record.level
         props = {"logger": record.logger_name, "level": LEVEL_NAMES.get(level) or level_name(level)}
         for key, value in attributes(record, RESERVED, rest).items():
-            props[key] = _text(value)
+            props[key] = value if type(value) is str and len(value) <= MAX_PROPERTY_VALUE else _text(value)
         if record.filename is not None:
             props["caller"] = f"{record.filename}:{record.lineno} {record.func_name}"
         if record.stack_info:
             props["stack"] = _cut(record.stack_info, MAX_PROPERTY_VALUE)
         message = _cut(self.message_of(record), MAX_MESSAGE)
         exception = record.exception if record.exc_info is not None else None
-        if exception is not None:
-            props["message"] = _cut(message, MAX_PROPERTY_VALUE)
-            name, kind = EXCEPTION_ENVELOPE, "ExceptionData"
-            base_data: Dict[str, Any] = {
-                "ver": 2,
-                "exceptions": exception_details(exception),
-                "severityLevel": severity_of(level),
-                "properties": props,
-            }
-        else:
-            name, kind = MESSAGE_ENVELOPE, "MessageData"
-            base_data = {"ver": 2, "message": message, "severityLevel": severity_of(level), "properties": props}
+        if exception is None:
+            return tags, {"ver": 2, "message": message, "severityLevel": severity_of(level), "properties": props}
+        props["message"] = _cut(message, MAX_PROPERTY_VALUE)
+        details = exception_details(exception)
+        return tags, {"ver": 2, "exceptions": details, "severityLevel": severity_of(level), "properties": props}
+
+    def envelope(self, record: LogRecord) -> Dict[str, Any]:
+        """The envelope for *record* (before JSON)."""
+        tags, base_data = self._parts(record)
+        exception = "exceptions" in base_data
         return {
-            "name": name,
+            "name": EXCEPTION_ENVELOPE if exception else MESSAGE_ENVELOPE,
             "time": self.time_of(record.time_ns),
             "iKey": self.ikey,
             "tags": tags,
-            "data": {"baseType": kind, "baseData": base_data},
+            "data": {"baseType": "ExceptionData" if exception else "MessageData", "baseData": base_data},
         }
+
+    def encode(self, record: LogRecord) -> bytes:
+        """The envelope's JSON: what depends only on the key and the tags is written once per tag set."""
+        tags, base_data = self._parts(record)
+        exception = "exceptions" in base_data
+        cached = self._heads.get((id(tags), exception))
+        if cached is None or cached[0] is not tags:
+            name, kind = (EXCEPTION_ENVELOPE, "ExceptionData") if exception else (MESSAGE_ENVELOPE, "MessageData")
+            head = json_bytes({"name": name, "time": ""})[:-2]  # b'{"name":"...","time":"'
+            tail = (b'","iKey":' + json_bytes(self.ikey) + b',"tags":' + json_bytes(tags)
+                    + b',"data":{"baseType":"' + kind.encode() + b'","baseData":')  # fmt: skip
+            cached = (tags, head, tail)
+            if len(self._heads) > 64:
+                self._heads.clear()
+            if tags is self._tags[1]:  # tags with a trace id are per record: not worth keeping
+                self._heads[(id(tags), exception)] = cached
+        return cached[1] + self.time_of(record.time_ns).encode() + cached[2] + json_bytes(base_data) + b"}}"
 
 
 def track_result(body: bytes, count: int, retry_after: Optional[float]) -> Optional[BatchResult]:
