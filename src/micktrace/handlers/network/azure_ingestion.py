@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from ...errors import MissingExtraError
 from ...levels import LEVEL_NAMES, level_name
-from .intake import attributes
+from .intake import attributes, trace_ids
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -77,15 +77,9 @@ def row_of(
     service = record.static.get("service")
     if service is not None:
         row["Service"] = str(service)
-    data, context = record.data, record.context
-    trace_id = data.get("trace_id") if data else None
-    if trace_id is None and context:
-        trace_id = context.get("trace_id")
+    trace_id, span_id = trace_ids(record)
     if trace_id is not None:
         row["TraceId"] = str(trace_id)
-        span_id = data.get("span_id") if data else None
-        if span_id is None and context:
-            span_id = context.get("span_id")
         if span_id is not None:
             row["SpanId"] = str(span_id)
     if record.exc_info is not None:

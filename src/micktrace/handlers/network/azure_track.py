@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from ...errors import ConfigError
 from ...levels import LEVEL_NAMES, level_name
 from .batching import BatchResult
-from .intake import attributes, json_bytes
+from .intake import attributes, json_bytes, trace_ids
 from .retry import RETRYABLE_STATUSES
 
 if TYPE_CHECKING:
@@ -211,16 +211,10 @@ class TrackEncoder:
         """The record's tags and its baseData (before JSON)."""
         base, rest = self.base_tags(record.static)
         tags = base
-        data, context = record.data, record.context
-        trace_id = data.get("trace_id") if data else None
-        if trace_id is None and context:
-            trace_id = context.get("trace_id")
+        trace_id, span_id = trace_ids(record) if record.data or record.context else (None, None)
         if trace_id is not None:
             tags = dict(base)
             tags["ai.operation.id"] = str(trace_id)
-            span_id = data.get("span_id") if data else None
-            if span_id is None and context:
-                span_id = context.get("span_id")
             if span_id is not None:
                 tags["ai.operation.parentId"] = str(span_id)
         level = record.level
