@@ -239,6 +239,19 @@ def test_long_values_are_cut_to_the_data_model_limits(track: TrackIntake) -> Non
     assert _metrics()["truncated"] == 1
 
 
+@pytest.mark.parametrize("form", ["track", "ingestion"])
+def test_hostile_values_are_delivered_marked(form: str, track: TrackIntake, ingestion: IngestionIntake) -> None:
+    micktrace.configure(handlers=[_track_spec(track) if form == "track" else _ingestion_spec(ingestion)])
+    micktrace.get_logger("h").info("odd values", seq=0, huge=10**5000, nan=float("nan"), raw=b"\xff", big=2**70)
+    assert micktrace.flush(10)
+    if form == "track":
+        got = _props(track.wait(1)[0])
+    else:
+        got = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in ingestion.wait(1)[0]["Properties"].items()}
+    assert "too long to print" in got["huge"] and got["big"] == str(2**70) and got["seq"] == "0"
+    assert _metrics()["delivered"] == 1 and _metrics()["fallback"] == 0
+
+
 def test_the_official_exporter_and_models_agree_with_the_emulator(track: TrackIntake) -> None:
     """Azure's own exporter sends through the emulator (in a process that cannot reach the network),
     and its generated models read our envelopes and the emulator's answers back."""

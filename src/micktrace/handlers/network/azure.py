@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, Any, List, Optional, Union
 
 from ...errors import ConfigError
 from .azure_ingestion import IngestionSender, row_of
-from .azure_track import TRACK_PATH, TrackEncoder, parse_connection_string, severity_of, track_result
+from .azure_track import TRACK_PATH, TrackEncoder, json_text, parse_connection_string, severity_of, track_result
 from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
 from .http import HttpSender
-from .intake import StaticView, json_bytes
+from .intake import StaticView
 from .retry import RETRYABLE, UNAUTHORIZED, DeliveryError, classify, parse_retry_after
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class AzureMonitorHandler(NetworkHandler):
             return self.encoder.encode(record)
         row = row_of(record, self._message(record), self.encoder.time_of(record.time_ns), severity_of(record.level),
                      self.host, self.flatten_fields, self._static.of(record.static))  # fmt: skip
-        return json_bytes(row)
+        return json_text(row).encode("utf-8")
 
     def send(self, batch: List[Item]) -> Optional[BatchResult]:
         body = b"[" + b",".join(item.payload for item in batch) + b"]"

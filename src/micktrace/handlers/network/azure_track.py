@@ -16,7 +16,7 @@ send it): ``name``, ``time`` (UTC ISO 8601 with ``Z``), ``iKey``, ``tags``
 ``data: {"baseType", "baseData"}``; ``baseData.properties`` (customDimensions)
 holds string values only, so other values are written as JSON text.
 
-May import: errors, levels, handlers.network (batching, retry, intake).
+May import: errors, levels, serialize, handlers.network (batching, retry, intake).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ...errors import ConfigError
 from ...levels import LEVEL_NAMES, level_name
+from ...serialize import defuse
 from .batching import BatchResult
 from .intake import attributes, json_bytes, trace_ids
 from .retry import RETRYABLE_STATUSES
@@ -90,18 +91,32 @@ def severity_of(level: int) -> int:
     return 0
 
 
+_BIG = 10**18
+
+
+def json_text(value: Any) -> str:
+    """*value* as compact JSON text (an int too long for ``str()`` written as a marked stand-in)."""
+    try:
+        data = json_bytes(value)
+    except ValueError:
+        data = json_bytes(defuse(value))
+    return data.decode("utf-8", "replace")
+
+
 def _text(value: Any) -> str:
     """A property value as the data model wants it: a string, at most 8,192 characters."""
+    kind = type(value)
+    if kind is int:
+        return str(value) if -_BIG < value < _BIG else str(defuse(value))  # str() refuses the longest ints
+    if kind is float:
+        return repr(value) if value - value == 0 else json_text(value)  # nan and inf: JSON's null
     text: str
-    if type(value) is str:
+    if kind is str:
         text = value
+    elif value is None or kind is bool:
+        text = "null" if value is None else ("true" if value else "false")
     else:
-        if value is None or type(value) is bool:
-            text = "null" if value is None else ("true" if value else "false")
-        elif type(value) in (int, float):
-            text = str(value)
-        else:
-            text = json_bytes(value).decode("utf-8", "replace")
+        text = json_text(value)
     if len(text) > MAX_PROPERTY_VALUE:
         text = text[: MAX_PROPERTY_VALUE - len(_CUT)] + _CUT
     return text
@@ -219,8 +234,8 @@ class TrackEncoder:
                 tags["ai.operation.parentId"] = str(span_id)
         level = record.level
         props = {"logger": record.logger_name, "level": LEVEL_NAMES.get(level) or level_name(level)}
-        for key, value in attributes(record, RESERVED, rest).items():
-            props[key] = value if type(value) is str and len(value) <= MAX_PROPERTY_VALUE else _text(value)
+        props.update({key: value if type(value) is str and len(value) <= MAX_PROPERTY_VALUE else _text(value)
+                      for key, value in attributes(record, RESERVED, rest).items()})  # fmt: skip
         if record.filename is not None:
             props["caller"] = f"{record.filename}:{record.lineno} {record.func_name}"
         if record.stack_info:
