@@ -151,7 +151,8 @@ def main() -> None:
                    "(OpenTelemetry `LoggingHandler`, `BatchLogRecordProcessor` with its queue raised to N so "
                    "that it drops nothing, `AzureMonitorLogExporter`; tracing, metrics, live metrics, offline "
                    "storage and instrumentations off). micktrace gzips its requests; the exporter does not. "
-                   "Each run in a fresh process.\n")  # fmt: skip
+                   "Each run in a fresh process. The emulator here is tests/support/azure_intakes.py "
+                   "(`TrackIntake`).\n")  # fmt: skip
     (out / "azure.md").write_text("\n".join(texts) + alternative + NOTES)
 
 
