@@ -18,9 +18,9 @@ Holds :class:`AzureMonitorHandler`.
   (azure-identity's ``DefaultAzureCredential`` when none is given); see
   :mod:`.azure_ingestion`.
 
-Limits: Application Insights takes at most 64 MB per request (we send at
-most 1,000 envelopes and 3 MB of JSON), 32,768 characters of message and
-8,192 per property value (longer values are cut here with a visible marker);
+Limits: we send Application Insights at most 1,000 envelopes and 3 MB of JSON
+per request; the data model allows 32,768 characters of message and 8,192 per
+property value (longer values are cut here with a visible marker);
 the Logs Ingestion API takes at most 1 MB per call. A 404 (a wrong endpoint,
 rule or stream) refuses the whole batch at once rather than record by record.
 
