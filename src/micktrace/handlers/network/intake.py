@@ -3,7 +3,8 @@
 Holds :func:`attributes` (a record's static, context and own fields as one
 flat dict, a field whose name the platform reserves renamed rather than lost),
 :class:`StaticView` (static fields less those a handler writes elsewhere, once
-per static dict), :func:`low64_decimal` (Datadog's form of a hex trace/span id),
+per static dict), :func:`trace_ids` (a record's trace and span ids),
+:func:`low64_decimal` (Datadog's form of a hex trace/span id),
 :func:`json_bytes` (compact UTF-8 JSON that never raises, long values not cut)
 and :func:`secret_from` (an option, or else an environment variable).
 
@@ -62,6 +63,18 @@ class StaticView:
         view = {k: v for k, v in static.items() if k not in self.skip} if self.skip else static
         self._cache = (static, view)
         return view
+
+
+def trace_ids(record: LogRecord) -> Tuple[Any, Any]:
+    """The record's ``trace_id`` and ``span_id`` (its own fields first, then the context), or None."""
+    data, context = record.data, record.context
+    trace_id = data.get("trace_id") if data else None
+    if trace_id is None and context:
+        trace_id = context.get("trace_id")
+    span_id = data.get("span_id") if data else None
+    if span_id is None and context:
+        span_id = context.get("span_id")
+    return trace_id, span_id
 
 
 def low64_decimal(hex_id: Optional[str]) -> Optional[str]:
