@@ -17,7 +17,7 @@ import os
 from typing import TYPE_CHECKING, AbstractSet, Any, Callable, Collection, Dict, Optional, Tuple
 
 from ...errors import ConfigError
-from ...serialize import _orjson_module, _stdlib_encoder, dumps, json_default
+from ...serialize import _orjson_module, _stdlib_encoder, defuse, dumps, json_default
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -122,7 +122,10 @@ def json_bytes(obj: Any) -> bytes:
     try:
         return _encode(obj)
     except Exception:
-        return dumps(obj).encode("utf-8", "replace")
+        try:
+            return dumps(obj).encode("utf-8", "replace")
+        except ValueError:  # an int past Python's digit limit for str(): written marked
+            return dumps(defuse(obj)).encode("utf-8", "replace")
 
 
 def secret_from(key: str, value: Optional[str], env: Optional[str] = None) -> Optional[str]:
