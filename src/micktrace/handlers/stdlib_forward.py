@@ -12,6 +12,12 @@ Two handlers live here:
   made after the first micktrace call take effect; the check is a few
   attribute reads, and only the zero-config path pays it.
 
+While the default handler is the only one and micktrace's level is left at
+its default, the stdlib logger's level decides: :func:`deferring_namespace`
+gives loggers the level methods that ask :func:`stdlib_wants`, and
+:func:`forward` fills in the caller's place (:func:`find_caller`) as stdlib
+does by default (docs/stdlib.md, "Levels" and "Caller").
+
 This module does not import :mod:`logging` at import time: the default
 configuration is built on the first log call, and an application that never
 imports ``logging`` cannot have configured it.
@@ -367,7 +373,11 @@ __all__ = [
     "DefaultConsoleHandler",
     "StdlibForwardHandler",
     "StdlibRecord",
+    "deferring_namespace",
+    "find_caller",
     "forward",
     "stdlib_configured",
+    "stdlib_root",
+    "stdlib_wants",
     "to_stdlib",
 ]
