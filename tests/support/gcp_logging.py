@@ -17,8 +17,8 @@ fault queue works: fail, fail_for, reset, hang) answering as the documented API:
   Logging query language: ``field op value`` clauses joined by ``AND``),
   ordered and paged, so google-cloud-logging's own ``Client.list_entries()``
   reads what a handler wrote.
-* ``POST /token``: an OAuth 2.0 token endpoint for ``refresh_token`` grants
-  (the ``token_uri`` of an authorized-user credentials file).
+* ``POST /token``: an OAuth 2.0 token endpoint for a service account's
+  JWT-bearer grant (the ``token_uri`` of the key file :meth:`service_account` writes).
 
 :class:`MetadataServer` answers ``/computeMetadata/v1/<path>`` with the
 ``Metadata-Flavor: Google`` header, as a Compute Engine metadata server does.
@@ -29,12 +29,14 @@ closes (for the benchmark), printing its URL and a valid token.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import itertools
 import json
 import re
 import sys
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -51,6 +53,7 @@ ENTRY_KEYS = {"logName", "resource", "timestamp", "receiveTimestamp", "severity"
 _LOG_NAME = re.compile(r"^(projects|organizations|billingAccounts|folders)/[^/]+/logs/[^/]+$")
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)$")
 _CLAUSE = re.compile(r"^\s*([\w.@/\-]+)\s*(>=|<=|!=|=|>|<|:)\s*(.+?)\s*$")
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 PARTIAL_ERRORS = "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors"
 
 
@@ -103,6 +106,11 @@ def _entry_problem(entry: Dict[str, Any], request: Dict[str, Any]) -> Optional[s
     if size > MAX_ENTRY_BYTES:
         return f"Log entry with size {size / 1024:.1f}K exceeds maximum size of 256.0K"
     return None
+
+
+def _camel(obj: Dict[str, Any]) -> Dict[str, Any]:
+    """Field names as lowerCamelCase: a proto3 JSON parser takes a field's proto name (``dry_run``) too."""
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v for k, v in obj.items()}
 
 
 def _shape_problem(body: Any) -> Optional[str]:
@@ -172,7 +180,7 @@ class CloudLoggingEmulator:
         self.project = project
         self.tokens = {token}
         self.token = token
-        self.refresh_tokens: Dict[str, Tuple[str, str]] = {}  # refresh token -> (client id, client secret)
+        self.service_accounts: Dict[str, Any] = {}  # client email -> public key
         self.denied = False
         self.refuse: Optional[Callable[[Dict[str, Any]], Optional[str]]] = None
         self.before: Optional[Callable[[Request], Optional[Answer]]] = None
@@ -189,23 +197,46 @@ class CloudLoggingEmulator:
         self.recorder.respond_with(self._answer)
 
     # -- credentials ---------------------------------------------------------------------
-    def authorized_user(self, path: Path, refresh_token: str = "1//test-refresh-token-abcdef") -> Path:
-        """An authorized-user credentials file (as ``gcloud auth application-default login`` writes) whose
-        token_uri is this emulator; refreshing it here gives a token the API accepts."""
-        client = ("test-client.apps.googleusercontent.com", "test-client-secret-0123456789")
-        self.refresh_tokens[refresh_token] = client
-        path.write_text(json.dumps({"type": "authorized_user", "client_id": client[0], "client_secret": client[1],
-                                    "refresh_token": refresh_token, "token_uri": self.token_uri,
-                                    "quota_project_id": self.project}))  # fmt: skip
+    def service_account(self, path: Path, email: str = "micktrace-test@test-project.iam.gserviceaccount.com") -> Path:
+        """A service-account key file (as the console downloads it) whose token_uri is this emulator, with a
+        fresh RSA key: google-auth signs a JWT with it and exchanges it here for a token the API accepts."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()  # fmt: skip
+        self.service_accounts[email] = key.public_key()
+        path.write_text(json.dumps({"type": "service_account", "project_id": self.project,
+                                    "private_key_id": "0123456789abcdef", "private_key": pem, "client_email": email,
+                                    "client_id": "1234567890", "token_uri": self.token_uri}))  # fmt: skip
         return path
 
     def _token(self, request: Request) -> Answer:
+        """The JWT-bearer grant (RFC 7523) of a service account: the assertion's signature, issuer,
+        audience and expiry checked."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def refused(why: str) -> Answer:
+            return 400, {}, json.dumps({"error": "invalid_grant", "error_description": why}).encode()
+
         form = dict(urllib.parse.parse_qsl(request.body.decode()))
-        client = self.refresh_tokens.get(form.get("refresh_token", ""))
-        if form.get("grant_type") != "refresh_token" or client is None:
-            return 400, {}, json.dumps({"error": "invalid_grant", "error_description": "Bad Request"}).encode()
-        if (form.get("client_id"), form.get("client_secret")) != client:
-            return 401, {}, json.dumps({"error": "invalid_client", "error_description": "Unauthorized"}).encode()
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return refused("unsupported grant_type")
+        try:
+            head, body, signature = form["assertion"].split(".")
+            claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            public = self.service_accounts[claims["iss"]]
+            public.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+                          f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
+        except Exception:
+            return refused("Invalid JWT Signature.")
+        # google-auth's assertion names Google's token endpoint as its audience, wherever token_uri points
+        if claims.get("aud") not in (self.token_uri, GOOGLE_TOKEN_URI) or claims.get("exp", 0) < time.time():
+            return refused("Invalid JWT: audience or expiry")
+        if "logging.write" not in claims.get("scope", "") and "cloud-platform" not in claims.get("scope", ""):
+            return refused("the token would not carry a logging scope")
         token = f"gcp-issued-token-{next(self._serial)}"
         with self._lock:
             self.tokens.add(token)
@@ -243,6 +274,10 @@ class CloudLoggingEmulator:
         return answer
 
     def _write(self, body: Any) -> Answer:
+        if isinstance(body, dict):
+            body = _camel(body)
+            if isinstance(body.get("entries"), list):
+                body["entries"] = [_camel(e) if isinstance(e, dict) else e for e in body["entries"]]
         problem = _shape_problem(body)
         if problem is not None:
             return _google_error(400, "INVALID_ARGUMENT", problem)
