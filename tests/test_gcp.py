@@ -164,6 +164,18 @@ def test_levels_map_to_cloud_logging_severities(api: CloudLoggingEmulator) -> No
                                                                      "EMERGENCY", "EMERGENCY"]  # fmt: skip
 
 
+def test_timestamps_are_rfc3339_with_nanoseconds_and_read_back_as_sent(api: CloudLoggingEmulator) -> None:
+    from support.gcp_logging import parse_time
+
+    handler = GcpHandler(project_id=PROJECT, credentials=Credentials(token=api.token), endpoint=api.url)
+    cases = {0: "1970-01-01T00:00:00.000000000Z", 999_999_999: "1970-01-01T00:00:00.999999999Z",
+             1_796_692_674_000_000_001: "2026-12-08T01:17:54.000000001Z",
+             1_796_692_675_925_526_695: "2026-12-08T01:17:55.925526695Z"}  # fmt: skip
+    assert {ns: handler._timestamp(ns) for ns in cases} == cases
+    parsed = parse_time(handler._timestamp(1_796_692_675_925_526_695))
+    assert parsed is not None and parsed.timestamp() == 1_796_692_675.925526
+
+
 def test_exception_and_caller_go_where_google_cloud_reads_them(api: CloudLoggingEmulator) -> None:
     micktrace.configure(caller=True, service="checkout", version="1.2", handlers=[_spec(api)])
     try:
@@ -606,3 +618,16 @@ def test_the_project_comes_from_the_metadata_server_on_google_cloud(
     finally:
         server.close()
     assert gcp_resource.metadata("project/project-id") is None  # the server is gone: no value, no error
+
+
+def test_the_docs_example_runs_as_written(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "gcp.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert blocks
+    for block in blocks:
+        proc = _run(block)
+        assert proc.returncode == 0, proc.stderr
+        entry = json.loads(proc.stdout)
+        assert entry["severity"] == "WARNING" and entry["jsonPayload"]["message"] == "slow request"
+        assert entry["trace"] == "projects/my-gcp-project/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+        assert entry["logName"] == "projects/my-gcp-project/logs/checkout-api"

@@ -194,7 +194,7 @@ class GcpHandler(NetworkHandler):
         self._envelope: Optional[bytes] = None
         self._session: Any = None
         self._trace_prefix = f"projects/{self.project_id}/traces/"
-        self._time_cache: Tuple[int, str] = (-1, "")
+        self._time_cache: Tuple[str, str] = ("", "")
         self._new_ids()
 
     # -- encoding (the worker thread) -------------------------------------------------
@@ -203,12 +203,15 @@ class GcpHandler(NetworkHandler):
         self._ids = itertools.count()
 
     def _timestamp(self, time_ns: int) -> str:
-        seconds, nanos = divmod(time_ns, 1_000_000_000)
+        if time_ns < 1_000_000_000:  # the first second of 1970 (or before): not worth a fast path
+            seconds, nanos = divmod(time_ns, 1_000_000_000)
+            return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds)) + f"{nanos:09d}Z"
+        digits = str(time_ns)  # the seconds, then 9 digits of nanoseconds
         cached = self._time_cache
-        if cached[0] != seconds:
-            cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        if cached[0] != digits[:-9]:
+            cached = (digits[:-9], time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(time_ns // 1_000_000_000)))
             self._time_cache = cached
-        return f"{cached[1]}.{nanos:09d}Z"
+        return cached[1] + digits[-9:] + "Z"
 
     def entry(self, record: LogRecord) -> Dict[str, Any]:
         """The ``LogEntry`` for *record* (before JSON; logName, resource and labels are the request's)."""
