@@ -631,3 +631,22 @@ def test_the_docs_example_runs_as_written(tmp_path: Path) -> None:
         assert entry["severity"] == "WARNING" and entry["jsonPayload"]["message"] == "slow request"
         assert entry["trace"] == "projects/my-gcp-project/traces/4bf92f3577b34da6a3ce929d0e0e4736"
         assert entry["logName"] == "projects/my-gcp-project/logs/checkout-api"
+
+
+def test_an_unreachable_token_endpoint_is_retried_not_taken_for_refused_credentials(
+    api: CloudLoggingEmulator, tmp_path: Path
+) -> None:
+    from google.oauth2 import service_account
+
+    key_file = api.service_account(tmp_path / "key.json")
+    info = json.loads(key_file.read_text())
+    info["token_uri"] = "http://127.0.0.1:9/token"  # nothing listens there
+    fallback = tmp_path / "fallback.jsonl"
+    handler = GcpHandler(credentials=service_account.Credentials.from_service_account_info(info), endpoint=api.url,
+                         retries=2, backoff=0.01, max_backoff=0.05, linger=0.01, timeout=2)  # fmt: skip
+    micktrace.configure(handlers=[handler], fallback=_fallback(fallback))
+    micktrace.get_logger("t").info("x", seq=0)
+    micktrace.flush(30)
+    assert _state() != "unauthorized" and "could not get an access token" in str(handler.last_error)
+    assert handler.counters["retries"] == 2 and api.snapshot() == []
+    assert [json.loads(line)["seq"] for line in fallback.read_text().splitlines()] == [0]
