@@ -17,7 +17,6 @@ Both sides use the same static-token google-auth credentials and the ``global`` 
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import os
 import subprocess
@@ -29,6 +28,7 @@ from typing import Any, Dict, List, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "src"), str(ROOT / "tests")]
 
+import network_datadog  # noqa: E402
 from network_datadog import FIELDS, Result, measure_micktrace, median_of, sizes, table, wait_for  # noqa: E402
 
 PROJECT = "test-project"
@@ -48,10 +48,10 @@ never waits, and its backlog grows without limit instead (and what is still queu
 """
 
 
-class Emulator:
-    """tests/support/gcp_logging.py in a process of its own: ``url``, ``token`` and ``count()``."""
+class Emulator(network_datadog.Emulator):
+    """tests/support/gcp_logging.py in a process of its own: ``url``, ``token`` and (inherited) ``count()``."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # not the parent's: another emulator, plain HTTP
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT / "src")])}
         self.proc = subprocess.Popen([sys.executable, "-m", "support.gcp_logging"], cwd=ROOT / "tests",
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
@@ -60,16 +60,6 @@ class Emulator:
         if not self.token:
             raise RuntimeError("the emulator did not start")
         self._conn = http.client.HTTPConnection("127.0.0.1", int(self.url.rsplit(":", 1)[1]))
-
-    def count(self) -> int:
-        self._conn.request("GET", "/_count")
-        return int(json.loads(self._conn.getresponse().read())["count"])
-
-    def close(self) -> None:
-        self._conn.close()
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(10)
 
 
 def measure_google(api: Emulator, n: int) -> Result:
