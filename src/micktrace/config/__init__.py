@@ -142,6 +142,7 @@ def configure(
     capture_stdlib: Optional[bool] = None,
     masking: Union[bool, Mapping[str, Any], None] = None,
     reset: bool = False,
+    capture_uncaught: Optional[bool] = None,
     **unknown: Any,
 ) -> Config:
     """Configure micktrace for this process; callable again at any time.
@@ -199,6 +200,7 @@ def configure(
             "dispatch": dispatch,
             "fallback": fallback,
             "capture_stdlib": capture_stdlib,
+            "capture_uncaught": capture_uncaught,
             "masking": masking,
         }
     )
@@ -216,6 +218,10 @@ def configure(
         from ..stdlib_capture import apply_capture_setting  # loads logging: only when asked
 
         apply_capture_setting(new, capture_stdlib, reset)
+    if capture_uncaught is not None or (reset and "micktrace.uncaught" in sys.modules):
+        from ..uncaught import apply_setting  # installs hooks: only when asked
+
+        apply_setting(capture_uncaught, reset)
     return new
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..record import LogRecord
 
 Filter = Callable[["LogRecord"], bool]
+_EMPTY: Dict[str, Any] = {}
 
 
 class Handler:
@@ -80,6 +81,21 @@ class Handler:
             if not accept(record):
                 return
         self.write(self.format(record))
+
+    def emit(self, record: LogRecord) -> None:
+        """Write one record now, from code that calls a handler directly (MickTrace
+        1.x's spelling). Unlike :meth:`handle` it never raises: a failure is
+        reported and the record goes to the fallback. A record whose ``data``
+        is None is written with no fields."""
+        if getattr(record, "data", _EMPTY) is None:
+            record.data = {}
+        try:
+            self.handle(record)
+        except Exception as exc:
+            report(f"handler {self.name!r}", exc)
+            from .fallback import write_to_fallback
+
+            write_to_fallback(self, [record], f"{type(exc).__name__}: {exc}")
 
     def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
         """Filter, format and write several records with one transport call.
