@@ -31,6 +31,7 @@ from micktrace.testing import check_handler
 from support.gcp_logging import CloudLoggingEmulator
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
+TESTS = str(Path(__file__).resolve().parent)
 PROJECT = "test-project"
 #: no process of these tests may reach a real metadata server: a closed loopback port stands in
 SAFE_ENV = {"NO_GCE_CHECK": "true", "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9"}
@@ -349,9 +350,7 @@ def test_without_application_default_credentials_the_error_names_credentials(tmp
             print(exc.key)
         """
     )
-    env = {k: v for k, v in os.environ.items() if k not in PLATFORM_VARS}
-    env.update(SAFE_ENV, PYTHONPATH=SRC, CLOUDSDK_CONFIG=str(tmp_path), HOME=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=60, capture_output=True, text=True)
+    proc = _run(script, CLOUDSDK_CONFIG=str(tmp_path), HOME=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "handlers[0].credentials"
 
@@ -495,10 +494,20 @@ def test_captured_stdlib_logging_at_debug_does_not_loop(api: CloudLoggingEmulato
             logging.getLogger(name).setLevel(level)
 
 
-def _run(script: str, extra_path: str = "") -> subprocess.CompletedProcess[str]:
+#: run first in every subprocess here: a connection to anything but the loopback fails, and is reported at exit
+GUARD = (
+    "import atexit, sys, support.loopback_only as guard\n"
+    "atexit.register(lambda: guard.blocked and print('LEFT THE MACHINE', guard.blocked, file=sys.stderr))\n"
+)
+
+
+def _run(script: str, extra_path: str = "", **extra_env: str) -> subprocess.CompletedProcess[str]:
+    """*script* in a fresh interpreter without platform variables, the loopback guard on."""
     env = {k: v for k, v in os.environ.items() if k not in PLATFORM_VARS}
-    env.update(SAFE_ENV, PYTHONPATH=os.pathsep.join(p for p in (extra_path, SRC) if p))
-    return subprocess.run([sys.executable, "-c", script], env=env, timeout=60, capture_output=True, text=True)
+    env.update(SAFE_ENV, PYTHONPATH=os.pathsep.join(p for p in (extra_path, TESTS, SRC) if p), **extra_env)
+    proc = subprocess.run([sys.executable, "-c", GUARD + script], env=env, timeout=60, capture_output=True, text=True)
+    assert "LEFT THE MACHINE" not in proc.stderr, proc.stderr
+    return proc
 
 
 def test_exit_with_a_backlog_delivers_it(api: CloudLoggingEmulator) -> None:
