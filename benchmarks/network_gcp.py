@@ -31,6 +31,8 @@ sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "src"), str(ROOT / "tests")
 import network_datadog  # noqa: E402
 from network_datadog import FIELDS, Result, measure_micktrace, median_of, sizes, table, wait_for  # noqa: E402
 
+import support.loopback_only as guard  # noqa: E402  (nothing here may leave the machine)
+
 PROJECT = "test-project"
 NOTES = """
 Caller: N log calls in the application thread, before any flush. Delivered: N records from the first call
@@ -122,6 +124,7 @@ def main() -> None:
         "`BackgroundThreadTransport` (batches of 10), on a REST `Client`, fields as `json_fields`.\n"
     )
     (out / "gcp.md").write_text("\n".join(texts) + alternative + NOTES)
+    assert not guard.blocked, f"tried to leave the machine: {guard.blocked}"
 
 
 if __name__ == "__main__":

@@ -250,11 +250,19 @@ def test_large_records_split_into_requests_within_10_mb(api: CloudLoggingEmulato
 # -- the official client ---------------------------------------------------------------------------
 
 
-def test_the_official_client_reads_our_entries_back_and_speaks_to_the_emulator(api: CloudLoggingEmulator) -> None:
+def test_the_official_client_reads_our_entries_back_and_speaks_to_the_emulator(
+    api: CloudLoggingEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from google.api_core.exceptions import Forbidden
     from google.auth.exceptions import RefreshError
     from google.cloud import logging as cloud_logging
     from google.cloud.logging import Resource, StructEntry
+    from google.cloud.logging_v2.handlers import _monitored_resources
+
+    # every Logger the client makes (one per log it reads) detects its resource through the metadata server at
+    # metadata.google.internal, a fixed address: off Google Cloud it knows nothing, and here it is not asked
+    asked: List[str] = []
+    monkeypatch.setattr(_monitored_resources, "retrieve_metadata_server", lambda path, **kw: asked.append(path))
 
     micktrace.configure(handlers=[_spec(api, log_name="orders")])
     with micktrace.context(trace_id="0af7651916cd43dd8448eb211c80319c", span_id="b7ad6b7169203331"):
@@ -284,6 +292,7 @@ def test_the_official_client_reads_our_entries_back_and_speaks_to_the_emulator(a
     with pytest.raises(Forbidden):
         client.logger("x").log_text("refused")
     assert [status for status in api.recorder.statuses()[-2:]] == [401, 403]
+    assert asked  # the stand-in was used: nothing went to the real address
 
 
 def test_conformance(api: CloudLoggingEmulator) -> None:
