@@ -40,8 +40,6 @@ HANDLER_TYPES: Dict[str, type] = {
 }
 #: handler types the spec names whose backends are not built yet
 PLANNED_HANDLER_TYPES = {
-    "stackdriver": "gcp",
-    "gcp": "gcp",
     "sentry": "sentry",
 }
 #: keys every handler spec may carry besides its type's own options
