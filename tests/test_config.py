@@ -80,7 +80,12 @@ BAD_CONFIGS = [
     ),
     ({"handlers": [{"type": "memory", "capacity": 0}]}, "handlers[0].capacity", 0, "positive"),
     ({"handlers": [{"type": "file", "mode": "x", "path": "ok.log"}]}, "handlers[0].mode", "x", "append"),
-    ({"handlers": [{"type": "stackdriver", "config": {"x": "g"}}]}, "handlers[0].type", "stackdriver", "gcp"),
+    (
+        {"handlers": [{"type": "stackdriver", "config": {"project_id": "p", "log_name": "my log!"}}]},
+        "handlers[0].log_name",
+        "my log!",
+        "A-Z a-z 0-9",
+    ),
     (
         {"handlers": [{"type": "cloudwatch", "config": {"log_group": "g", "retention_days": 2}}]},
         "handlers[0].retention_days",
