@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
 from . import _state
 from ._report import report
 from .context import current as _current_context
-from .handlers.stdlib_forward import FIELDS_ATTR, MESSAGE_ATTR, RECORD_ATTR, StdlibRecord
+from .handlers.stdlib_forward import CAPTURED_ATTR, FIELDS_ATTR, MESSAGE_ATTR, RECORD_ATTR, StdlibRecord
 from .levels import LevelLike, to_level, to_loglevel
 from .pipeline import finish
 from .serialize import safe_repr, safe_str
@@ -40,6 +40,7 @@ _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
     RECORD_ATTR,
     FIELDS_ATTR,
     MESSAGE_ATTR,
+    CAPTURED_ATTR,
 }
 
 
@@ -98,6 +99,7 @@ def submit(std: logging.LogRecord) -> None:
     threshold = logger._level if logger is not None else cfg.level_for(name)
     if std.levelno < threshold and not _state.captures:
         return
+    std.__dict__[CAPTURED_ATTR] = True  # micktrace delivers it (the sentry handler tells sentry-sdk)
     finish(from_stdlib(std, cfg), cfg, threshold)  # the same steps as a micktrace call
 
 

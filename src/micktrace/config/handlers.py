@@ -43,7 +43,6 @@ PLANNED_HANDLER_TYPES = {
     "azure": "azure",
     "stackdriver": "gcp",
     "gcp": "gcp",
-    "sentry": "sentry",
 }
 #: keys every handler spec may carry besides its type's own options
 COMMON_HANDLER_KEYS = ("type", "config", "level", "format", "formatter", "filters", "name", "dispatch")
