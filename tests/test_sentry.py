@@ -430,3 +430,15 @@ def test_without_sentry_sdk_the_error_names_the_extra(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=30, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("extra: sentry |") and "pip install 'micktrace[sentry]'" in proc.stdout
+
+
+def test_the_docs_example_runs_and_prints_what_it_says(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sentry.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+    assert blocks
+    for block in blocks:
+        proc = subprocess.run([sys.executable, "-c", block], env={**os.environ, "PYTHONPATH": SRC}, timeout=60,
+                              capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        said = [line[2:] for line in block.splitlines() if line.startswith("# ")]  # what the block says it prints
+        assert proc.stdout.splitlines() == said
