@@ -202,6 +202,32 @@ def test_a_masked_field_stays_masked_and_the_dsn_key_never_shows(
     assert key not in shown and key not in capsys.readouterr().err and key not in str(handler.last_error)
 
 
+def test_a_dead_threads_records_are_not_taken_for_the_senders_own(relay: SentryRelay) -> None:
+    """Thread ids are reused: a thread that logged and exited before the sender thread started may have
+    left it its id. Its records are delivered; what the sender thread itself logs later is not."""
+    import time
+
+    from micktrace.record import LogRecord
+
+    handler = SentryHandler(dsn=relay.dsn, linger=0.01)
+    try:
+        before = time.time()
+        handler.handle_batch([LogRecord(before, 40, "t", "starts the sender", {"seq": 0}, {}, {}, None, None, 1, 1)])
+        assert handler._thread is not None and handler._thread.ident is not None
+        sender = handler._thread.ident
+        dead = [LogRecord(before, level, "t", f"from a dead thread {level}", {"seq": 1}, {}, {}, None, None, sender, 1)
+                for level in (20, 40)]  # fmt: skip
+        own = LogRecord(time.time() + 1, 40, "t", "the sender's own", {"seq": 2}, {}, {}, None, None, sender, 1)
+        handler.handle_batch([*dead, own])
+        handler.flush()
+        events = relay.wait(2)
+        assert [e["extra"]["seq"] for e in events] == [0, 1]
+        assert events[1]["breadcrumbs"]["values"][0]["message"] == "from a dead thread 20"
+        assert handler.counters["feedback_skipped"] == 1
+    finally:
+        handler.close()
+
+
 def test_options_dsn_from_the_environment_and_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENTRY_DSN", "https://pubkey1234@o1.ingest.sentry.io/77")
     handler = SentryHandler()
@@ -353,7 +379,19 @@ def test_a_rate_limit_on_a_success_pauses_the_rest(relay: SentryRelay) -> None:
     relay.wait(4)
     assert _seqs(relay) == [1, 2, 3, 4]  # the first was answered by the test, not kept
     times = [r for r in relay.recorder.answered]
-    assert len(times) == 5 and _row()["retries"] == 1 and _row()["delivered"] == 5
+    assert len(times) == 5 and _row()["retries"] >= 1 and _row()["delivered"] == 5
+
+
+def test_a_rate_limit_holds_for_the_next_batches_too(relay: SentryRelay) -> None:
+    relay.recorder.fail(1, 429, headers={"X-Sentry-Rate-Limits": "1:default;error:organization:quota"})
+    (handler,) = micktrace.configure(handlers=[_spec(relay, linger=0.01, max_backoff=0.2)]).handlers
+    log = micktrace.get_logger("limited")
+    log.error("event", seq=0)  # answered 429: no event for 1 s, though the backoff cap is 0.2 s
+    assert micktrace.flush(10)
+    log.error("event", seq=1)
+    assert micktrace.flush(10)
+    assert _seqs(relay) == [0, 1] and relay.recorder.statuses() == [429, 200, 200]
+    assert _row()["retries"] >= 3 and "rate limited by Sentry" in str(handler.last_error)
 
 
 def test_a_400_for_one_event_isolates_it(relay: SentryRelay, tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ May import: errors, levels, handlers.stdlib_forward, handlers.network.
 
 from __future__ import annotations
 
+import copy
 import socket
+import time
 import weakref
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
@@ -36,7 +38,7 @@ from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
 from .http import HttpSender
 from .intake import json_bytes
-from .retry import PERMANENT, TOO_LARGE, DeliveryError, parse_retry_after
+from .retry import PERMANENT, RETRYABLE, TOO_LARGE, DeliveryError, parse_retry_after
 from .sentry_event import Breadcrumbs, EventBuilder, breadcrumb, dsn_from, rate_limit_seconds
 
 if TYPE_CHECKING:
@@ -161,6 +163,8 @@ class SentryHandler(NetworkHandler):
         self.breadcrumbs = Breadcrumbs(max_breadcrumbs)
         self._pending: Dict[int, List[Dict[str, Any]]] = {}
         self._envelope, self._envelope_item = Envelope, EnvelopeItem
+        self._limited_until = 0.0  # time.monotonic() until which Sentry asked for no more events
+        self._sender_started_ns = 0  # time.time_ns() just before the sender thread started
         headers = {"X-Sentry-Auth": auth, "Content-Type": "application/x-sentry-envelope"}
         self.sender = _SentrySender(self.url, headers, timeout=self.timeout, gzip_body=bool(gzip),
                                     verify=verify_certs, ca_certs=ca_certs)  # fmt: skip
@@ -182,7 +186,9 @@ class SentryHandler(NetworkHandler):
                 continue
             if record.level >= self.event_level:
                 events.append(record)
-            elif record.level >= self.breadcrumb_level and record.thread_id != own:
+            elif record.level >= self.breadcrumb_level and (
+                record.thread_id != own or record.time_ns < self._sender_started_ns
+            ):  # not logged by an SDK on our sender thread (see _not_feedback)
                 try:
                     crumbs.add(record.thread_id, breadcrumb(record, self._message(record)))
                 except Exception as exc:  # a breadcrumb is never worth an error in the application
@@ -190,8 +196,10 @@ class SentryHandler(NetworkHandler):
         if not events:
             return 0
         pending = self._pending
-        for record in events:
+        for index, record in enumerate(events):
             taken = crumbs.take(record.thread_id)
+            if record.thread_id == own:
+                record = events[index] = self._not_feedback(record)
             if taken:
                 pending[id(record)] = taken
         try:
@@ -199,6 +207,25 @@ class SentryHandler(NetworkHandler):
         finally:
             for record in events:
                 pending.pop(id(record), None)
+
+    def _not_feedback(self, record: LogRecord) -> LogRecord:
+        """*record*, or a copy the engine will not take for its sender thread's own.
+
+        The engine skips records whose ``thread_id`` is its sender thread's, but
+        ``threading.get_ident()`` values are reused: a thread that logged and
+        exited before the sender started may have left it its id. A record made
+        before the sender started is not the sender's; its copy carries the id
+        negated (events show the real one)."""
+        if record.time_ns >= self._sender_started_ns:
+            return record
+        twin = copy.copy(record)
+        twin.thread_id = -record.thread_id
+        return twin
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._sender_started_ns = time.time_ns()
+        super()._start()
 
     def event(self, record: LogRecord) -> Dict[str, Any]:
         """The event payload of *record* (before JSON), with its breadcrumbs when it has some."""
@@ -213,11 +240,16 @@ class SentryHandler(NetworkHandler):
 
     # -- sending: one envelope (one event) per POST ---------------------------------------------
     def send(self, batch: List[Item]) -> Optional[BatchResult]:
+        wait = self._limited_until - time.monotonic()
+        if wait > 0:
+            raise DeliveryError(f"rate limited by Sentry for {wait:.1f} s more", RETRYABLE, 429, wait)
         rejected = []
         for index, item in enumerate(batch):
             try:
                 _status, headers, _body = self.sender.post(item.payload)
             except DeliveryError as exc:
+                if exc.status == 429 and exc.retry_after:
+                    self._limited_until = time.monotonic() + exc.retry_after
                 if exc.kind in (PERMANENT, TOO_LARGE):
                     rejected.append((index, self.scrub(exc.reason)))  # this event only: the others go on
                     continue
@@ -225,8 +257,10 @@ class SentryHandler(NetworkHandler):
                     raise  # nothing went yet: the engine classifies (retry, circuit, unauthorized)
                 return BatchResult(retry=range(index, len(batch)), rejected=rejected, retry_after=exc.retry_after)
             limited = rate_limit_seconds(headers.get("x-sentry-rate-limits"))
-            if limited and index + 1 < len(batch):  # accepted, but no more events for a while
-                return BatchResult(retry=range(index + 1, len(batch)), rejected=rejected, retry_after=limited)
+            if limited:  # accepted, but no more events for a while (this batch's rest, nor the next batches)
+                self._limited_until = time.monotonic() + limited
+                if index + 1 < len(batch):
+                    return BatchResult(retry=range(index + 1, len(batch)), rejected=rejected, retry_after=limited)
         return BatchResult(rejected=rejected) if rejected else None
 
     def reset_connection(self) -> None:

@@ -14,7 +14,7 @@ The event follows Sentry's event payload documentation (develop.sentry.dev,
 "Event Payloads"); the exception is built from ``record.exception``, the view
 masking has already cleaned, never from the live exception.
 
-May import: levels, handlers.network.
+May import: handlers.network.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
+from .datadog import status_of
 from .intake import secret_from
 
 if TYPE_CHECKING:
@@ -39,16 +40,9 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def sentry_level(level: int) -> str:
-    """Sentry's level for a micktrace level (CRITICAL is ``fatal``, TRACE ``debug``)."""
-    if level >= 50:
-        return "fatal"
-    if level >= 40:
-        return "error"
-    if level >= 30:
-        return "warning"
-    if level >= 20:
-        return "info"
-    return "debug"
+    """Sentry's level for a micktrace level: Datadog's status names, but CRITICAL is ``fatal``."""
+    status = status_of(level)
+    return "fatal" if status == "critical" else status
 
 
 def _hex_id(value: Any, digits: int) -> Optional[str]:
@@ -173,7 +167,7 @@ class EventBuilder:
             contexts["trace"] = trace
         if record.filename is not None:
             contexts["micktrace"] = {"file": record.filename, "line": record.lineno, "function": record.func_name,
-                                     "thread_id": record.thread_id, "process_id": record.process_id}  # fmt: skip
+                                     "thread_id": abs(record.thread_id), "process_id": record.process_id}  # fmt: skip
             event["culprit"] = f"{record.func_name} in {record.filename}"
         if contexts:
             event["contexts"] = contexts
