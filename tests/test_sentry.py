@@ -52,7 +52,10 @@ def sdk(relay: SentryRelay) -> Iterator[Any]:
     from sentry_sdk.integrations.logging import LoggingIntegration
 
     root_level = logging.getLogger().level
-    sentry_sdk.init(dsn=relay.dsn, integrations=[LoggingIntegration(event_level=logging.ERROR)])
+    # only the logging integration: the default ones patch sys.excepthook, threading and http.client for
+    # the rest of the test session (inert once the client is inactive, but not ours to leave behind)
+    sentry_sdk.init(dsn=relay.dsn, default_integrations=False,
+                    integrations=[LoggingIntegration(event_level=logging.ERROR)])  # fmt: skip
     yield sentry_sdk
     sentry_sdk.flush(5)
     sentry_sdk.get_client().close()
