@@ -18,7 +18,9 @@ queue works: fail, fail_for, reset, hang) answering as Sentry's ingestion
 * 200 with ``{"id": <event id>}``.
 
 Events are kept for the test to read back (``events()``, ``wait(n)``);
-``GET /_count`` answers the count (for a benchmark in another process).
+``GET /_count`` answers the count (for a benchmark in another process). The
+keeping, the fault hook (``before``) and the read-back are the Datadog and New
+Relic emulators' (:mod:`support.intakes`).
 
 Only 127.0.0.1.
 """
@@ -27,11 +29,11 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import urllib.parse
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from .http_faults import Answer, Recorder, Request
+from .http_faults import Answer, Request
+from .intakes import _Intake, _json_answer
 
 MAX_EVENT_BYTES = 1_000_000
 
@@ -87,83 +89,53 @@ def auth_key(request: Request) -> Optional[str]:
     return query.get("sentry_key", [None])[0]
 
 
-def _json(status: int, obj: Any) -> Answer:
-    return status, {"Content-Type": "application/json"}, json.dumps(obj).encode()
-
-
-class SentryRelay:
-    """Sentry's envelope endpoint on 127.0.0.1 for one project and key; ``dsn`` is its DSN."""
+class SentryRelay(_Intake):
+    """Sentry's envelope endpoint on 127.0.0.1 (plain HTTP) for one project and key; ``dsn`` is its DSN."""
 
     def __init__(self, public_key: str = "0123456789abcdef0123456789abcdef", project: int = 42) -> None:
         self.public_key = public_key
         self.project = project
-        self.recorder = Recorder()
         self.path = f"/api/{project}/envelope/"
-        self._lock = threading.Lock()
-        self._events: List[Dict[str, Any]] = []
         self.envelopes: List[Tuple[Dict[str, Any], List[Tuple[Dict[str, Any], bytes]]]] = []
-        self.rejections: List[Tuple[int, str]] = []
-        self.before: Optional[Callable[[Request], Optional[Answer]]] = None
-        self.recorder.respond_with(self._answer)
+        super().__init__(None, None)
 
     @property
     def dsn(self) -> str:
         return f"http://{self.public_key}@127.0.0.1:{self.recorder.port}/{self.project}"
 
-    def _answer(self, request: Request) -> Answer:
-        if request.method == "GET" and request.path == "/_count":
-            return _json(200, {"count": len(self._events)})
-        if self.before is not None:
-            answer = self.before(request)
-            if answer is not None:
-                return answer
-        answer = self.answer(request)
-        if answer[0] >= 400:
-            with self._lock:
-                self.rejections.append((answer[0], answer[2].decode("utf-8", "replace")))
-        return answer
-
     def answer(self, request: Request) -> Answer:
         if request.method != "POST" or urllib.parse.urlsplit(request.path).path != self.path:
-            return _json(404, {"detail": "not found"})
+            return _json_answer(404, {"detail": "not found"})
         if auth_key(request) != self.public_key:
-            return _json(403, {"detail": "invalid api key"})
+            return _json_answer(403, {"detail": "invalid api key"})
         try:
             headers, items = parse_envelope(request.body)
         except BadEnvelope as exc:
-            return _json(400, {"detail": f"invalid envelope: {exc}"})
+            return _json_answer(400, {"detail": f"invalid envelope: {exc}"})
         events = [payload for item_headers, payload in items if item_headers["type"] == "event"]
         if len(events) > 1:
-            return _json(400, {"detail": "invalid envelope: duplicate event item"})
+            return _json_answer(400, {"detail": "invalid envelope: duplicate event item"})
         kept: List[Dict[str, Any]] = []
         for payload in events:
             if len(payload) > MAX_EVENT_BYTES:
-                return _json(413, {"detail": "event too large"})
+                return _json_answer(413, {"detail": "event too large"})
             try:
                 event = json.loads(payload)
             except ValueError:
-                return _json(400, {"detail": "invalid event: not JSON"})
+                return _json_answer(400, {"detail": "invalid event: not JSON"})
             if not isinstance(event, dict):
-                return _json(400, {"detail": "invalid event: not an object"})
+                return _json_answer(400, {"detail": "invalid event: not an object"})
             if headers.get("event_id") is not None and event.get("event_id") != headers["event_id"]:
-                return _json(400, {"detail": "invalid event: event_id does not match the envelope"})
+                return _json_answer(400, {"detail": "invalid event: event_id does not match the envelope"})
             kept.append(event)
         with self._lock:
             self.envelopes.append((headers, items))
-            self._events.extend(kept)
-        return _json(200, {"id": headers.get("event_id")})
+        self._keep(len(kept), lambda: kept)
+        return _json_answer(200, {"id": headers.get("event_id")})
 
     def events(self) -> List[Dict[str, Any]]:
         """Every event accepted so far, in order of arrival."""
-        with self._lock:
-            return list(self._events)
-
-    def wait(self, count: int, timeout: float = 20.0) -> List[Dict[str, Any]]:
-        self.recorder.wait_for(lambda: len(self._events) >= count, timeout)
-        return self.events()
-
-    def close(self) -> None:
-        self.recorder.close()
+        return self.snapshot()
 
 
 def serve() -> None:
