@@ -27,7 +27,7 @@ from . import _state
 from ._report import report
 from .context import current as _current_context
 from .handlers.stats import count_value
-from .handlers.stdlib_forward import FIELDS_ATTR, MESSAGE_ATTR, RECORD_ATTR, StdlibRecord
+from .handlers.stdlib_forward import CAPTURED_ATTR, FIELDS_ATTR, MESSAGE_ATTR, RECORD_ATTR, StdlibRecord
 from .levels import LevelLike, to_level, to_loglevel
 from .pipeline import finish
 from .serialize import safe_repr, safe_str
@@ -51,6 +51,7 @@ _STANDARD_ATTRS = (
         RECORD_ATTR,
         FIELDS_ATTR,
         MESSAGE_ATTR,
+        CAPTURED_ATTR,
     }
     | PRESENTATION_ATTRS
 )
@@ -149,6 +150,7 @@ def submit(std: logging.LogRecord) -> None:
     threshold = logger._level if logger is not None else cfg.level_for(name)
     if std.levelno < threshold and not _state.captures:
         return
+    std.__dict__[CAPTURED_ATTR] = True  # micktrace delivers it (the sentry handler tells sentry-sdk)
     finish(from_stdlib(std, cfg), cfg, threshold)  # the same steps as a micktrace call
 
 

@@ -56,8 +56,8 @@ class _Intake:
     path = "/"
     max_request_bytes = 0
 
-    def __init__(self, cert: str, key: str) -> None:
-        self.recorder = Recorder(tls_context=server_context(cert, key))
+    def __init__(self, cert: Optional[str], key: Optional[str]) -> None:  # no cert: plain HTTP
+        self.recorder = Recorder(tls_context=server_context(cert, key) if cert and key else None)
         self.ca_certs = cert
         self.base = self.recorder.url
         self.url = self.recorder.url + self.path

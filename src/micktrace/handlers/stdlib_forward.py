@@ -52,6 +52,8 @@ FIELDS_ATTR = "micktrace_fields"
 MESSAGE_ATTR = "micktrace_message"
 #: set on stdlib handlers that feed records into micktrace (StdlibHandler)
 BRIDGE_ATTR = "micktrace_bridge"
+#: set on a stdlib LogRecord micktrace captured (underscored: stdlib formatters and SDKs skip it as an extra)
+CAPTURED_ATTR = "_micktrace_captured"
 
 # set by a Formatter on the stdlib record; a field must not shadow them
 _FORMATTER_ATTRS = frozenset(("message", "asctime"))

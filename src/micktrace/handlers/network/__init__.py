@@ -45,3 +45,4 @@ register_network_type("cloudwatch", "micktrace.handlers.network.cloudwatch", "Cl
 register_network_type("azure", "micktrace.handlers.network.azure", "AzureMonitorHandler", "azure")
 register_network_type("gcp", "micktrace.handlers.network.gcp", "GcpHandler", "gcp")
 register_network_type("stackdriver", "micktrace.handlers.network.gcp", "GcpHandler", "gcp")
+register_network_type("sentry", "micktrace.handlers.network.sentry", "SentryHandler", "sentry")

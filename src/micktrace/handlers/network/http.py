@@ -115,6 +115,9 @@ class HttpSender:
         if 200 <= status < 300 or status in answered:
             return status, response_headers, data
         reason = data[:500].decode("utf-8", "replace").strip() or (response.reason or "")
-        raise DeliveryError.from_status(
-            status, f"HTTP {status}: {reason}", parse_retry_after(response_headers.get("retry-after"))
-        )
+        raise DeliveryError.from_status(status, f"HTTP {status}: {reason}", self.retry_after(response_headers))
+
+    def retry_after(self, headers: Mapping[str, str]) -> Optional[float]:
+        """Seconds the server asked us to wait (``Retry-After``; *headers* in lower case).
+        A backend with its own throttling header (Sentry's) overrides this."""
+        return parse_retry_after(headers.get("retry-after"))
