@@ -23,9 +23,10 @@ from ._exceptions import ExcInfoArg, normalize_exc_info
 from ._report import report
 from .context import current as _current_context
 from .levels import LEVEL_NAMES, LevelLike, LogLevel, to_level, to_loglevel
+from .messages import format_message
 from .pipeline import finish as _finish
 from .record import LogRecord
-from .serialize import safe_repr, safe_str, swallowable
+from .serialize import safe_str, swallowable
 
 if TYPE_CHECKING:
     from .config import Config
@@ -53,25 +54,6 @@ METHOD_LEVELS: Dict[str, int] = {
     "fatal": 50,
 }
 _EMPTY: Dict[str, Any] = {}
-
-
-def _format_message(msg: Any, args: tuple[Any, ...]) -> str:
-    if type(msg) is not str:
-        msg = safe_str(msg)
-    if not args:
-        return msg  # type: ignore[no-any-return]
-    try:
-        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-            return msg % args[0]  # type: ignore[no-any-return]  # stdlib's "%(name)s" form
-        return msg % args  # type: ignore[no-any-return]
-    except BaseException as exc:  # a value's __str__ may raise anything
-        if not swallowable(exc):
-            raise
-        if isinstance(exc, ValueError):  # an int too long for str(): show it marked
-            from .serialize import defuse
-
-            return f"{msg} {safe_repr(defuse(args))}"
-        return f"{msg} {safe_repr(args)}"
 
 
 class _LevelMethod(Protocol):
@@ -196,8 +178,6 @@ class Logger:
             cfg = _state.config
             if cfg is None:
                 cfg = _config()
-            if args or type(msg) is not str:
-                msg = _format_message(msg, args)
             bound = self._bound
             if extra:
                 if not isinstance(extra, Mapping):
@@ -207,11 +187,14 @@ class Logger:
                     # formatters' collision rules (a reserved name is kept under
                     # "fields.<name>") apply to it as to any other field
                     extra = {safe_str(key): value for key, value in extra.items()}
+                if args or type(msg) is not str or "{" in msg:  # the call's fields fill {name}
+                    msg = format_message(msg, args, {**extra, **fields})
                 data = {**bound, **extra, **fields}
-            elif bound:
-                data = {**bound, **fields}  # a copy: the logger's dict must not be shared
             else:
-                data = fields
+                if args or type(msg) is not str or (fields and "{" in msg):
+                    msg = format_message(msg, args, fields)
+                # a copy when bound: the logger's dict must not be shared
+                data = {**bound, **fields} if bound else fields
             exc = normalize_exc_info(exc_info) if exc_info else None
             filename = lineno = func = None
             stack = None
@@ -296,7 +279,7 @@ class Logger:
 # so the six copies cannot drift apart.
 _FAST_METHOD = """
 def {name}(self, msg, /, *args, **fields):
-    if args or type(msg) is not str{check}:
+    if args or type(msg) is not str or fields and "{{" in msg{check}:
         return self._log_call(LEVEL, msg, args, fields)
     try:
         cfg = _state.config

@@ -138,6 +138,10 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
         if not (isinstance(formatter, Formatter) or callable(formatter)):
             raise ConfigError(f"{key}.formatter", formatter, "a Formatter instance or a callable record -> str")
         common["formatter"] = formatter
+    elif isinstance(fmt, str) and "{" in fmt:  # a template (formatters/template.py), compiled now
+        from ..formatters.template import TemplateFormatter
+
+        common["formatter"] = TemplateFormatter(fmt, f"{key}.format")
     elif getattr(cls, "encodes_itself", False) and fmt is None:
         pass  # a network handler writes its backend's format, not the global one
     elif cls is not RichConsoleHandler or fmt not in (None, "rich", "text"):

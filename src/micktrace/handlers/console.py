@@ -24,11 +24,20 @@ def _resolve(stream: StreamSpec) -> IO[str]:
     return stream  # type: ignore[return-value]
 
 
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except Exception:
+        return False
+
+
 class ConsoleHandler(Handler):
     """Writes lines to stderr (default), stdout, or any text stream.
 
     Each write is flushed, so log lines and ``print`` output keep their order.
-    The text format is coloured when the stream is a TTY and ``NO_COLOR`` is unset.
+    The text format is coloured when the stream is a TTY and ``NO_COLOR`` is unset,
+    and on a TTY it shows the caller (``[api app.py:12 in login]``; off with
+    ``configure(caller=False)``).
 
     Args:
         stream: ``"stderr"``, ``"stdout"`` or a file-like object.
@@ -43,6 +52,8 @@ class ConsoleHandler(Handler):
         super().__init__(**kwargs)
         if isinstance(self.formatter, TextFormatter) and "formatter" not in kwargs:
             self.formatter.colors = stream_supports_color(_resolve(stream))
+            # development: a terminal shows where each line was logged (file:line in function)
+            self.formatter.show_path = _is_terminal(_resolve(stream))
 
     @property
     def stream(self) -> IO[str]:
