@@ -54,12 +54,12 @@ class Lazy:
                 raise
             return f"<lazy value raised {type(exc).__name__}: {safe_str(exc)}>"
 
-    def __str__(self) -> str:
-        # a handler that encodes records itself (the network ones) writes str(value)
-        return safe_str(self.evaluate())
-
     def __repr__(self) -> str:
+        # never evaluates: whatever looks at a record before it is written
+        # (masking, a processor, a test) sees this text, not the value
         return f"micktrace.lazy({safe_repr(self.fn, 200)})"
+
+    __str__ = __repr__
 
 
 def lazy(fn: Callable[[], Any]) -> Lazy:
@@ -76,16 +76,16 @@ def _has_lazy(values: Dict[str, Any]) -> bool:
     return bool(values) and Lazy in map(type, values.values())
 
 
-def resolve(record: LogRecord) -> None:
+def resolve(record: LogRecord) -> bool:
     """Replace the lazy values of *record*'s fields, context and static fields by
     their results.
 
     New dicts are assigned (the context snapshot, a logger's bound fields and
     the static fields are shared with other records); a record without lazy
-    values is left as it is.
+    values is left as it is. True when something was replaced.
     """
     if not (_has_lazy(record.data) or _has_lazy(record.context) or _has_lazy(record.static)):
-        return
+        return False
     locked = _lock.acquire(timeout=_LOCK_TIMEOUT)
     try:  # another thread may have resolved them meanwhile: look again
         if _has_lazy(record.data):
@@ -97,3 +97,13 @@ def resolve(record: LogRecord) -> None:
     finally:
         if locked:
             _lock.release()
+    return True
+
+
+def evaluated(values: Dict[str, Any], names: Any) -> None:
+    """Replace the lazy values of *values* named in *names* by their results, in place
+    (a message's placeholders: the message is built at the call)."""
+    for name in names:
+        value = values.get(name)
+        if type(value) is Lazy:
+            values[name] = value.evaluate()

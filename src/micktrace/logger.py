@@ -187,9 +187,10 @@ class Logger:
                     # formatters' collision rules (a reserved name is kept under
                     # "fields.<name>") apply to it as to any other field
                     extra = {safe_str(key): value for key, value in extra.items()}
+                merged = {**extra, **fields}
                 if args or type(msg) is not str or "{" in msg:  # the call's fields fill {name}
-                    msg = format_message(msg, args, {**extra, **fields})
-                data = {**bound, **extra, **fields}
+                    msg = format_message(msg, args, merged)
+                data = {**bound, **merged}
             else:
                 if args or type(msg) is not str or (fields and "{" in msg):
                     msg = format_message(msg, args, fields)

@@ -17,9 +17,11 @@ arguments, or fields and a message holding ``{``. The rules (docs/formatting.md)
 
 Placeholders reaching into dunder attributes (``{0.__class__}``), nested specs
 (``{:{width}}``) and widths or precisions over 999 are not formatted either.
-The fields stay fields: formatting copies their values into the message.
+The fields stay fields: formatting copies their values into the message. A
+``micktrace.lazy`` value used in the message is computed here, at the call,
+once: the field then holds its result.
 
-May import: serialize.
+May import: serialize, lazy_values.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import re
 import string
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
+from . import lazy_values
 from .serialize import defuse, safe_repr, safe_str, swallowable
 
 # a %-conversion as the % operator reads it, without the ' ' flag, so that the
@@ -103,6 +106,8 @@ def _braces(msg: str, args: Tuple[Any, ...], named: Mapping[str, Any]) -> Option
     auto, explicit, names = _shape(msg)
     if auto < 0 or max(auto, explicit) != len(args) or not names <= named.keys():
         return None
+    if lazy_values.used and names and isinstance(named, dict):
+        lazy_values.evaluated(named, names)  # the field keeps the value the message shows
     try:
         return msg.format(*args, **named)
     except BaseException as exc:  # a spec that does not fit, or a hostile __format__
@@ -116,6 +121,8 @@ def format_message(msg: Any, args: Tuple[Any, ...], named: Optional[Mapping[str,
     if type(msg) is not str:
         msg = safe_str(msg)
     if args:
+        if lazy_values.used:
+            args = tuple(arg.evaluate() if type(arg) is lazy_values.Lazy else arg for arg in args)
         if "{" not in msg or has_percent(msg):
             return _percent(msg, args)
         text = _braces(msg, args, named or {})

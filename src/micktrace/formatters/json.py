@@ -9,7 +9,7 @@ from .. import _native
 from .. import lazy_values as _lazy
 from ..levels import LEVEL_NAMES, level_name
 from ..serialize import MAX_JSON_DEPTH, MAX_LINE_CHARS, _orjson_module, get_dumps, iso_utc_ns, json_default
-from .base import RESERVED_KEYS, Formatter
+from .base import RESERVED_KEYS, Formatter, resolve_lazy
 
 if TYPE_CHECKING:
     from ..record import LogRecord
@@ -155,7 +155,7 @@ class JSONFormatter(Formatter):
         goes through :meth:`format`.
         """
         if _lazy.used:
-            _lazy.resolve(record)
+            resolve_lazy(record)
         line = self._encode_native(record)
         if line is not None:
             return line
@@ -167,7 +167,7 @@ class JSONFormatter(Formatter):
         it covers are written in one C call, the others by :meth:`format_bytes`."""
         if _lazy.used:
             for record in records:
-                _lazy.resolve(record)
+                resolve_lazy(record)
         batch = self._native_batch
         if batch is not None:
             return batch(records, RESERVED_KEYS, LEVEL_NAMES, self._format_bytes_python)
@@ -190,7 +190,7 @@ class JSONFormatter(Formatter):
 
     def format(self, record: LogRecord) -> str:
         if _lazy.used:
-            _lazy.resolve(record)
+            resolve_lazy(record)
         line = self._encode_native(record)
         if line is not None:
             return line.decode("ascii")  # the encoder writes ASCII only

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 from .. import lazy_values as _lazy
 from ..errors import ConfigError
 from ..levels import level_name
-from .base import Formatter, escape_controls
+from .base import Formatter, escape_controls, resolve_lazy
 from .text import _indent_block, _text_key, text_value
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class TemplateFormatter(Formatter):
 
     def format(self, record: LogRecord) -> str:
         if _lazy.used:
-            _lazy.resolve(record)
+            resolve_lazy(record)
         out: List[str] = []
         for literal, getter, spec, escaped in self._parts:
             out.append(literal)

@@ -10,7 +10,7 @@ from .. import lazy_values as _lazy
 from ..levels import LEVEL_COLORS as CUSTOM_COLORS
 from ..levels import LEVEL_NAMES
 from ..serialize import dumps, iso_utc_ns, local_time_ns
-from .base import _UNSAFE, Formatter, escape_controls
+from .base import _UNSAFE, Formatter, escape_controls, resolve_lazy
 from .logfmt import logfmt_key, logfmt_value
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class TextFormatter(Formatter):
 
     def format(self, record: LogRecord) -> str:
         if _lazy.used:
-            _lazy.resolve(record)
+            resolve_lazy(record)
         if self.show_path and record.filename is not None and self.show_logger:
             where = f" {escape_controls(os.path.basename(record.filename))}:{record.lineno}"
             if record.func_name:

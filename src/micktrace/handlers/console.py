@@ -144,6 +144,13 @@ class RichConsoleHandler(ConsoleHandler):
     def _rich_emit(self, record: LogRecord) -> None:
         from rich.text import Text
 
+        from .. import lazy_values
+
+        if lazy_values.used:
+            from ..formatters.base import resolve_lazy
+
+            resolve_lazy(record)
+
         from ..formatters.base import escape_controls
         from ..formatters.logfmt import logfmt_key, logfmt_value
         from ..levels import LEVEL_NAMES

@@ -16,7 +16,7 @@ This module does not import :mod:`logging` at import time: the default
 configuration is built on the first log call, and an application that never
 imports ``logging`` cannot have configured it.
 
-May import: levels, record, formatters, handlers.base, handlers.console.
+May import: levels, lazy_values, record, formatters, handlers.base, handlers.console.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Sequence
 
+from .. import lazy_values
+from ..formatters.base import resolve_lazy
 from ..formatters.logfmt import logfmt_key, logfmt_value
 from ..levels import LEVEL_NAMES
 from ..record import LogRecord
@@ -147,6 +149,8 @@ def forward(record: LogRecord, fields_in_message: bool = True) -> None:
     logger is enabled for its level (the stdlib levels and filters apply)."""
     target = _stdlib_logger(record.logger_name)
     if target.isEnabledFor(int(record.level)):
+        if lazy_values.used:
+            resolve_lazy(record)  # micktrace.lazy() values, computed now that stdlib gets it
         target.handle(to_stdlib(record, fields_in_message))
 
 
