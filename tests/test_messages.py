@@ -140,3 +140,10 @@ def test_format_message_directly() -> None:
     assert format_message("{s:>3}", (), {"s": Spy()}) == "spy"
     assert calls == [">3"]
     assert format_message("x", ()) == "x"
+
+
+def test_formatted_once_when_a_stdlib_keyword_sends_the_call_the_general_way() -> None:
+    # "{{x}}" gives "{x}": formatting that text again would fill it with x
+    assert _log("{{x}} {y}", y=1, x=2, stack_info=False)[0] == "{x} 1"
+    assert _log("{{x}} {y}", y=1, x=2)[0] == "{x} 1"
+    assert _log("{{x}} {}", 1, x=2)[0] == "{x} 1"

@@ -272,7 +272,8 @@ class Logger:
 
 # The level methods above document the API; at runtime each is replaced by a
 # version generated from this template, which handles the common call (a str
-# message, keyword fields, no exc_info/stack_info/extra/%-args, no caller info)
+# message, keyword fields, no exc_info/stack_info/extra/%-args, no caller info;
+# a "{name}" message filled from the fields: messages.py)
 # inline, saving a Python call and its argument passing per record, and hands
 # everything else to Logger._log. Its signature takes only **fields: binding
 # keyword-only parameters costs ~200 ns per call with fields, four `in` checks
@@ -280,13 +281,14 @@ class Logger:
 # so the six copies cannot drift apart.
 _FAST_METHOD = """
 def {name}(self, msg, /, *args, **fields):
-    if args or type(msg) is not str or fields and "{{" in msg{check}:
+    if args or type(msg) is not str{check}:
         return self._log_call(LEVEL, msg, args, fields)
     try:
         cfg = _state.config
         if cfg is None or cfg.caller:
             return self._log_call(LEVEL, msg, args, fields)
         bound = self._bound
+        text = _format_message(msg, args, fields) if fields and "{{" in msg else msg
 {build}
         if _state.captures or LEVEL < self._level:
             self._finish(record, cfg)
@@ -306,7 +308,7 @@ _BUILD_PYTHON = """
         record.time_ns = _time_ns()
         record.level = LEVEL
         record.logger_name = self.name
-        record.message = msg
+        record.message = text
         record.data = {**bound, **fields} if bound else fields
         record.context = _current_context()
         record.static = cfg.static
@@ -320,7 +322,7 @@ _CHECK_PYTHON = """ or fields and (
 # the check for the stdlib keywords included (micktrace._speedups.make_record:
 # ~0.3 us less per call; None when a stdlib keyword is among the fields)
 _BUILD_NATIVE = """
-        record = _make_record(LEVEL, self.name, msg, fields, bound, cfg.static, _state.pid)
+        record = _make_record(LEVEL, self.name, text, fields, bound, cfg.static, _state.pid)
         if record is None:
             return self._log_call(LEVEL, msg, args, fields)"""
 
@@ -352,6 +354,7 @@ def _install_fast_methods() -> None:
             "report": report,
             "swallowable": swallowable,
             "_make_record": _native.make_record,
+            "_format_message": format_message,
         }
         exec(_FAST_METHOD.format(name=name, check=check, build=build), namespace)
         method = namespace[name]

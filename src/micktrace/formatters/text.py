@@ -6,7 +6,7 @@ import os
 import re
 from typing import IO, TYPE_CHECKING, Any, Optional
 
-from .. import lazy_values as _lazy
+from .. import lazy_values as _lazy_values
 from ..levels import LEVEL_COLORS as CUSTOM_COLORS
 from ..levels import LEVEL_NAMES
 from ..serialize import dumps, iso_utc_ns, local_time_ns
@@ -74,6 +74,16 @@ def text_value(value: Any) -> str:
     of the strings inside, and anything else unprintable is escaped as ``\\uXXXX``,
     so the value stays on its line and cannot end early."""
     vtype = type(value)
+    # scalars as logfmt_value writes them, the common ones inline (one call per field)
+    if vtype is str:
+        if value and value.isprintable() and " " not in value and '"' not in value and "=" not in value:
+            if "\\" not in value:
+                return value  # type: ignore[no-any-return]
+        return logfmt_value(value)
+    if vtype is int or vtype is float:
+        return repr(value)
+    if vtype is bool:
+        return "true" if value else "false"
     if vtype is not list and vtype is not dict and vtype is not tuple and vtype is not set and vtype is not frozenset:
         return logfmt_value(value)
     text = _JSON_TOKEN.sub(_spaced, dumps(value))
@@ -163,7 +173,7 @@ class TextFormatter(Formatter):
         return head
 
     def format(self, record: LogRecord) -> str:
-        if _lazy.used:
+        if _lazy_values.used:
             resolve_lazy(record)
         if self.show_path and record.filename is not None and self.show_logger:
             where = f" {escape_controls(os.path.basename(record.filename))}:{record.lineno}"
