@@ -77,11 +77,12 @@ def test_a_name_registered_after_a_record_was_written_is_used_from_then_on() -> 
     assert [line.split()[0] for line in handler.lines] == ["LEVEL26", "LATE"]
 
 
-def test_rich_console_names_the_level(notice: None) -> None:
+def test_rich_console_names_the_level_in_its_colour(notice: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich colours a non-terminal stream too
     stream = io.StringIO()
     micktrace.configure(handlers=[{"type": "rich_console", "stream": stream}])
     micktrace.get_logger("app").log(25, "rich")
-    assert "NOTICE" in stream.getvalue() and "LEVEL25" not in stream.getvalue()
+    assert "\x1b[1;35mNOTICE" in stream.getvalue() and "LEVEL25" not in stream.getvalue()
 
 
 def test_configure_level_and_loggers_accept_the_name(notice: None) -> None:

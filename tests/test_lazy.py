@@ -15,6 +15,7 @@ import micktrace
 from micktrace import ConfigError
 from micktrace.formatters import JSONFormatter, LogfmtFormatter, TextFormatter
 from micktrace.handlers import ConsoleHandler, MemoryHandler
+from support.http_faults import Recorder
 
 
 def counter(value: Any = "computed") -> Tuple[Callable[[], Any], List[int]]:
@@ -159,3 +160,17 @@ def test_stdlib_forwarding_and_rich_console_compute_it(tmp_path: Path) -> None:
         std.removeHandler(collect)
     assert got[0].v == "computed-value"  # type: ignore[attr-defined]
     assert "computed-value" in stream.getvalue() and "micktrace.lazy" not in stream.getvalue()
+
+
+def test_a_network_handler_sends_the_computed_value() -> None:
+    fn, calls = counter({"depth": 3})
+    recorder = Recorder()
+    try:
+        micktrace.configure(handlers=[{"type": "http", "url": recorder.url + "/ingest", "linger": 0.05}])
+        micktrace.get_logger("net").info("queued", state=micktrace.lazy(fn))
+        assert micktrace.flush(10)
+        sent = [line for request in recorder.accepted() for line in request.ndjson()]
+    finally:
+        micktrace.shutdown(timeout=2)
+        recorder.close()
+    assert [line["state"] for line in sent] == [{"depth": 3}] and len(calls) == 1

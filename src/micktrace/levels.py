@@ -47,6 +47,8 @@ LEVEL_NAMES: dict[int, str] = {int(m): m.name for m in LogLevel}
 _CUSTOM: dict[str, int] = {}
 #: custom level number -> its colour, as an ANSI SGR escape (the text format's)
 LEVEL_COLORS: dict[int, str] = {}
+#: custom level number -> its colour as given (``"bold magenta"``: also a rich style)
+LEVEL_STYLES: dict[int, str] = {}
 
 _BUILTIN_NAMES = frozenset((*_ALIASES, "OFF", "NONE", "DISABLED"))
 _BUILTIN_NUMBERS = frozenset((*(int(m) for m in LogLevel), OFF))
@@ -98,6 +100,7 @@ def add_level(name: str, number: int, color: str | None = None) -> None:
     LEVEL_NAMES[number] = key
     if escape is not None:
         LEVEL_COLORS[number] = escape
+        LEVEL_STYLES[number] = " ".join(color.lower().replace(",", " ").split())  # type: ignore[union-attr]
 
 
 def level_name(level: int) -> str:
@@ -144,3 +147,4 @@ def remove_level(name: str) -> None:
         raise ConfigError("name", name, "a custom level registered by add_level(): " + (", ".join(_CUSTOM) or "none"))
     LEVEL_NAMES.pop(number, None)
     LEVEL_COLORS.pop(number, None)
+    LEVEL_STYLES.pop(number, None)

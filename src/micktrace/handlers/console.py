@@ -153,7 +153,7 @@ class RichConsoleHandler(ConsoleHandler):
 
         from ..formatters.base import escape_controls
         from ..formatters.logfmt import logfmt_key, logfmt_value
-        from ..levels import LEVEL_NAMES
+        from ..levels import LEVEL_NAMES, LEVEL_STYLES
         from ..serialize import local_time_ns
 
         styles = {5: "dim blue", 10: "blue", 20: "green", 30: "yellow", 40: "red", 50: "bold white on red"}
@@ -162,7 +162,8 @@ class RichConsoleHandler(ConsoleHandler):
             text.append(local_time_ns(record.time_ns) + " ", style="dim")
         if self.show_level:
             name = LEVEL_NAMES.get(record.level) or f"LEVEL{record.level}"
-            text.append(f"{name:<8} ", style=styles.get(record.level, "bold"))
+            style = styles.get(record.level) or LEVEL_STYLES.get(record.level, "bold")  # add_level's colour
+            text.append(f"{name:<8} ", style=style)
         if self.show_logger:
             where = record.logger_name
             if self.show_path and record.filename is not None:
