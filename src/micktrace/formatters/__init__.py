@@ -1,10 +1,11 @@
-"""Formatters: text, JSON, logfmt, and the base class for your own."""
+"""Formatters: text, JSON, logfmt, templates, and the base class for your own."""
 
 from __future__ import annotations
 
 from .base import Formatter, escape_controls
 from .json import JSONFormatter
 from .logfmt import LogfmtFormatter
+from .template import TemplateFormatter
 from .text import TextFormatter
 
 #: Format names accepted by ``configure(format=...)`` and a handler's ``format``.
@@ -34,6 +35,7 @@ __all__ = [
     "Formatter",
     "JSONFormatter",
     "LogfmtFormatter",
+    "TemplateFormatter",
     "TextFormatter",
     "escape_controls",
     "formatter_for",
