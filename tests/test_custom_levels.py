@@ -7,7 +7,7 @@ import io
 import json
 import logging
 import textwrap
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -17,6 +17,7 @@ from micktrace import ConfigError
 from micktrace.formatters import JSONFormatter, LogfmtFormatter, TextFormatter
 from micktrace.handlers import ConsoleHandler, MemoryHandler
 from micktrace.levels import LEVEL_NAMES, level_name, remove_level, to_level
+from support.stdlib_records import stdlib_records
 
 
 @pytest.fixture
@@ -114,21 +115,9 @@ def test_env_level_accepts_the_name() -> None:
 
 
 def test_stdlib_forwarding_gets_the_name(notice: None) -> None:
-    records: List[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    std = logging.getLogger("custom.levels.target")
-    collect = Collect()
-    std.addHandler(collect)
-    std.setLevel(1)
-    try:
+    with stdlib_records("custom.levels.target") as records:
         micktrace.configure(handlers=[{"type": "stdlib"}])
         micktrace.get_logger("custom.levels.target").log("NOTICE", "forwarded")
-    finally:
-        std.removeHandler(collect)
     (record,) = records
     assert (record.levelno, record.levelname) == (25, "NOTICE")
     assert logging.getLevelName(25) == "Level 25"  # nothing registered globally in stdlib

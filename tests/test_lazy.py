@@ -16,6 +16,7 @@ from micktrace import ConfigError
 from micktrace.formatters import JSONFormatter, LogfmtFormatter, TextFormatter
 from micktrace.handlers import ConsoleHandler, MemoryHandler
 from support.http_faults import Recorder
+from support.stdlib_records import stdlib_records
 
 
 def counter(value: Any = "computed") -> Tuple[Callable[[], Any], List[int]]:
@@ -139,25 +140,11 @@ def test_masking_sees_the_computed_value() -> None:
     assert "ann@example.com" not in lines[1]
 
 
-def test_stdlib_forwarding_and_rich_console_compute_it(tmp_path: Path) -> None:
-    import logging
-
-    got: List[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            got.append(record)
-
-    std = logging.getLogger("lazy.std")
-    collect = Collect()
-    std.addHandler(collect)
-    std.setLevel(logging.DEBUG)
+def test_stdlib_forwarding_and_rich_console_compute_it() -> None:
     stream = io.StringIO()
-    try:
+    with stdlib_records("lazy.std") as got:
         micktrace.configure(handlers=[{"type": "stdlib"}, {"type": "rich_console", "stream": stream}])
         micktrace.get_logger("lazy.std").info("hi", v=micktrace.lazy(lambda: "computed-value"))
-    finally:
-        std.removeHandler(collect)
     assert got[0].v == "computed-value"  # type: ignore[attr-defined]
     assert "computed-value" in stream.getvalue() and "micktrace.lazy" not in stream.getvalue()
 

@@ -147,3 +147,16 @@ def test_formatted_once_when_a_stdlib_keyword_sends_the_call_the_general_way() -
     assert _log("{{x}} {y}", y=1, x=2, stack_info=False)[0] == "{x} 1"
     assert _log("{{x}} {y}", y=1, x=2)[0] == "{x} 1"
     assert _log("{{x}} {}", 1, x=2)[0] == "{x} 1"
+
+
+def test_exception_and_log_methods_format_too() -> None:
+    handler = MemoryHandler()
+    micktrace.configure(handlers=[handler])
+    log = micktrace.get_logger("msg")
+    try:
+        raise ValueError("x")
+    except ValueError:
+        log.exception("failed {step} after {}", 3, step="pay")
+    log.log("WARNING", "via log {n}", n=1)
+    assert [r.message for r in handler.records] == ["failed pay after 3", "via log 1"]
+    assert handler.records[0].exc_info is not None
