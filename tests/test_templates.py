@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import micktrace
+from conftest import run_python
 from micktrace import ConfigError, LogLevel, LogRecord
 from micktrace.formatters.template import TemplateFormatter
 
@@ -130,3 +131,30 @@ def test_template_from_a_config_file(tmp_path: Path) -> None:
     micktrace.get_logger("cfg").warning("from toml")
     micktrace.flush()
     assert out.read_text() == "WARNING| from toml\n"
+
+
+def test_a_global_format_template_applies_to_every_handler_without_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    micktrace.configure(
+        format="{level}|{message}|{fields}",
+        handlers=[
+            {"type": "file", "path": str(path)},
+            {"type": "file", "path": str(tmp_path / "j.log"), "format": "json"},
+        ],
+    )
+    micktrace.get_logger("g").info("hello {x}", x=1)
+    micktrace.flush()
+    assert path.read_text() == "INFO|hello 1|x=1\n"
+    assert (tmp_path / "j.log").read_text().startswith("{")
+    with pytest.raises(ConfigError) as info:
+        micktrace.configure(format="{bogus}")
+    assert info.value.key == "format" and "{bogus}" in str(info.value)
+
+
+def test_micktrace_format_may_be_a_template() -> None:
+    result = run_python(
+        "import micktrace; micktrace.get_logger('env').warning('from the environment')",
+        env={"MICKTRACE_FORMAT": "{level}>{logger}>{message}"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "WARNING>env>from the environment\n"

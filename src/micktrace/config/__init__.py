@@ -150,7 +150,8 @@ def configure(
     Args:
         level: the least severe level emitted (name or number). Env: ``MICKTRACE_LEVEL``.
         format: ``"text"``, ``"json"``, ``"logfmt"``, ``"structured"`` (= json) or
-            ``"rich"``, for handlers that do not set their own. Env: ``MICKTRACE_FORMAT``.
+            ``"rich"``, or a template (``"{time} {level} {message} {fields}"``, see
+            docs/formatting.md), for handlers that do not set their own. Env: ``MICKTRACE_FORMAT``.
         service, version, environment: added to every record. Env:
             ``MICKTRACE_SERVICE``, ``MICKTRACE_VERSION``, ``MICKTRACE_ENVIRONMENT``.
         handlers: handler specs: ``{"type": "file", "config": {"path": "app.log"}}``

@@ -170,6 +170,9 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
 
 
 def parse_format(raw: str, key: str = "format") -> str:
+    if isinstance(raw, str) and "{" in raw:  # a template: compiled (and checked) now
+        formatter_for(raw, key)
+        return raw
     name = raw.strip().lower() if isinstance(raw, str) else raw
     if name not in FORMAT_NAMES:
         raise ConfigError(key, raw, ", ".join(FORMAT_NAMES))

@@ -13,11 +13,13 @@ FORMAT_NAMES = ("text", "json", "logfmt", "structured", "rich")
 
 
 def formatter_for(name: str, key: str = "format", colors: bool = False) -> Formatter:
-    """The formatter for a format name; ``ConfigError`` naming *key* otherwise."""
+    """The formatter for a format name or a template; ``ConfigError`` naming *key* otherwise."""
     from ..errors import ConfigError
 
     if not isinstance(name, str):
         raise ConfigError(key, name, ", ".join(FORMAT_NAMES))
+    if "{" in name:  # a template: "{time} {level} {message}" (formatters/template.py)
+        return TemplateFormatter(name, key)
     normalized = name.strip().lower()
     if normalized in ("json", "structured"):
         return JSONFormatter()
