@@ -32,6 +32,7 @@ from .record import LogRecord
 
 if TYPE_CHECKING:  # the names below are imported on first access (see __getattr__)
     from . import formatters, handlers, integrations, testing, types  # noqa: F401
+    from .catching import catch
     from .config import (
         Config,
         basic_config,
@@ -88,6 +89,7 @@ _LAZY_ECOSYSTEM = {
     "current_traceparent": "micktrace.integrations.tracing",
     "trace_context": "micktrace.integrations.tracing",
     "outgoing_headers": "micktrace.integrations.tracing",
+    "catch": "micktrace.catching",
 }
 
 
@@ -108,6 +110,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "catch",
     "Config",
     "ConfigError",
     "LogLevel",

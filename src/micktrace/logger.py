@@ -391,19 +391,36 @@ def _disabled_method(self: Logger, msg: Any = None, /, *args: Any, **kwargs: Any
 _level_classes: Dict[Tuple[str, ...], type] = {}
 
 
-def _class_for(floor: int) -> type:
+def _class_for(floor: int, defer: bool = False) -> type:
     disabled = tuple(name for name, level in METHOD_LEVELS.items() if level < floor)
-    cls = _level_classes.get(disabled)
+    cls = _level_classes.get(disabled + ("stdlib",) * defer)
     if cls is None:
-        if not disabled:
+        if not disabled and not defer:
             cls = Logger
         else:
             namespace: Dict[str, Any] = {"__slots__": (), "__module__": Logger.__module__}
-            namespace.update(dict.fromkeys(disabled, _disabled_method))
+            if defer:
+                from .handlers.stdlib_forward import deferring_namespace
+
+                namespace.update(deferring_namespace(disabled))
+            else:
+                namespace.update(dict.fromkeys(disabled, _disabled_method))
             cls = type("Logger", (Logger,), namespace)
             cls.__qualname__ = "Logger"
-        _level_classes[disabled] = cls
+        _level_classes[disabled + ("stdlib",) * defer] = cls
     return cls
+
+
+def _defers_to_stdlib(cfg: Config) -> bool:
+    # the zero-config default handler alone, micktrace's level left at its
+    # default: while it forwards, stdlib's levels decide (docs/stdlib.md)
+    handlers = cfg.handlers
+    return (
+        len(handlers) == 1
+        and getattr(handlers[0], "defers_levels_to_stdlib", False)
+        and cfg.level == LogLevel.INFO
+        and not cfg.logger_levels
+    )
 
 
 def _apply(logger: Logger, cfg: Config) -> None:
@@ -411,7 +428,7 @@ def _apply(logger: Logger, cfg: Config) -> None:
     level = cfg.level_for(logger.name)
     logger._level = level
     floor = 0 if _state.captures else level  # capture_logs() sees every level
-    cls = _class_for(floor)
+    cls = _class_for(floor, _defers_to_stdlib(cfg))
     if logger.__class__ is not cls:
         logger.__class__ = cls
 

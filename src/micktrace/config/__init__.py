@@ -34,6 +34,7 @@ from ..levels import LevelLike
 from ..pipeline import Processor
 from .files import ENV_CONFIG, ConfigFileError, env_config_path, read_settings
 from .handlers import COMMON_HANDLER_KEYS, HANDLER_TYPES, PLANNED_HANDLER_TYPES, build_handler, previous_handlers
+from .inherit import adopt, publish
 from .settings import (
     _HANDLER_KEYS,
     _KNOWN_KEYS,
@@ -143,6 +144,7 @@ def configure(
     capture_stdlib: Optional[bool] = None,
     masking: Union[bool, Mapping[str, Any], None] = None,
     reset: bool = False,
+    capture_uncaught: Optional[bool] = None,
     **unknown: Any,
 ) -> Config:
     """Configure micktrace for this process; callable again at any time.
@@ -203,6 +205,7 @@ def configure(
             "dispatch": dispatch,
             "fallback": fallback,
             "capture_stdlib": capture_stdlib,
+            "capture_uncaught": capture_uncaught,
             "masking": masking,
         }
     )
@@ -220,11 +223,16 @@ def configure(
         from ..stdlib_capture import apply_capture_setting  # loads logging: only when asked
 
         apply_capture_setting(new, capture_stdlib, reset)
+    if capture_uncaught is not None or (reset and "micktrace.uncaught" in sys.modules):
+        from ..uncaught import apply_setting  # installs hooks: only when asked
+
+        apply_setting(capture_uncaught, reset)
     return new
 
 
 def _swap(new: Config, previous: Optional[Config]) -> None:
     _state.install(new)  # every logger follows (the logger layer listens)
+    publish(new.settings)  # for spawn/forkserver children (inherit.py)
     if previous is None:
         return
     # workers the new configuration does not reuse: deliver what they hold, then stop
@@ -307,6 +315,8 @@ def current_config() -> Config:
     if config is None:
         with _state.lock:
             config = _state.config
+            if config is None and _state.pending_settings is None and adopt(import_settings):
+                config = _state.config  # a spawn/forkserver child: the parent's configuration
             if config is None:
                 settings = _state.pending_settings
                 if settings is None:
