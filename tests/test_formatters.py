@@ -87,7 +87,7 @@ def test_custom_level_numbers_are_named_alike_in_every_format() -> None:
 
 def test_text_utc_and_show_path() -> None:
     line = TextFormatter(utc=True, show_path=True).format(make_record(caller=True))
-    assert line == "2023-11-14T22:13:20.250000Z INFO     [api main.py:42] User login"
+    assert line == "2023-11-14T22:13:20.250000Z INFO     [api main.py:42 in handler] User login"
     assert TextFormatter(show_path=True).needs_caller
 
 

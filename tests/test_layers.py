@@ -122,7 +122,7 @@ def test_no_import_cycles() -> None:
 #: below (docs/design.md draws them). A module not named falls under its package.
 LAYERS = (
     ("base", ("_state", "_report", "_signals", "errors", "levels", "serialize", "context", "_native", "_speedups",
-              "_exceptions", "filters", "environment")),
+              "_exceptions", "filters", "environment", "messages", "lazy_values")),
     ("record", ("record", "pipeline", "trace_ids")),
     ("masking", ("masking",)),
     ("formatters", ("formatters",)),

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import textwrap
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -16,15 +16,7 @@ from conftest import run_python
 from micktrace.config import current_config
 from micktrace.integrations.stdlib import StdlibFormatter, StdlibHandler
 from micktrace.integrations.stdlib_out import StdlibForwardHandler, stdlib_configured
-
-
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: List[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+from support.stdlib_records import Collect
 
 
 @pytest.fixture

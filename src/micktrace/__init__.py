@@ -25,7 +25,8 @@ from .context import (
     wrap,
 )
 from .errors import ConfigError, MissingExtraError
-from .levels import LogLevel
+from .lazy_values import lazy
+from .levels import LogLevel, add_level
 from .logger import Logger, get_logger, getLogger
 from .record import LogRecord
 
@@ -118,6 +119,7 @@ __all__ = [
     "MissingExtraError",
     "acontext",
     "acorrelation",
+    "add_level",
     "aflush",
     "basic_config",
     "clear_context",
@@ -133,6 +135,7 @@ __all__ = [
     "flush_on_signals",
     "health",
     "import_settings",
+    "lazy",
     "metrics",
     "formatters",
     "getLogger",

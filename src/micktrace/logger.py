@@ -13,19 +13,21 @@ Speed comes from two choices:
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Protocol, Tuple
 
 from . import _state
 from ._exceptions import ExcInfoArg, normalize_exc_info
 from ._report import report
 from .context import current as _current_context
 from .levels import LEVEL_NAMES, LevelLike, LogLevel, to_level, to_loglevel
+from .messages import format_message
 from .pipeline import finish as _finish
 from .record import LogRecord
-from .serialize import safe_repr, safe_str, swallowable
+from .serialize import safe_str, swallowable
 
 if TYPE_CHECKING:
     from .config import Config
@@ -55,30 +57,14 @@ METHOD_LEVELS: Dict[str, int] = {
 _EMPTY: Dict[str, Any] = {}
 
 
-def _format_message(msg: Any, args: tuple[Any, ...], processors: Tuple[Any, ...] = ()) -> str:
-    if type(msg) is not str:
-        msg = safe_str(msg)
-    if not args:
-        return msg  # type: ignore[no-any-return]
-    try:
-        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-            # stdlib's "%(name)s" form: the names are gone once formatted, so
-            # the values of sensitive ones are masked now
-            mapping = args[0]
-            if "%(" in msg and processors:
-                from .masking import mapping_args
+def _masked_mapping(cfg: Any, msg: Any, args: tuple[Any, ...]) -> Optional[Callable[[Mapping[Any, Any]], Any]]:
+    """For stdlib's ``"%(name)s"`` form: the mapping as masking sees it (the names are
+    gone once the message is formatted, so the values of sensitive ones are masked now)."""
+    if len(args) != 1 or not cfg.processors or type(msg) is not str or "%(" not in msg:
+        return None
+    from .masking import mapping_args
 
-                mapping = mapping_args(processors, mapping)
-            return msg % mapping  # type: ignore[no-any-return]
-        return msg % args  # type: ignore[no-any-return]
-    except BaseException as exc:  # a value's __str__ may raise anything
-        if not swallowable(exc):
-            raise
-        if isinstance(exc, ValueError):  # an int too long for str(): show it marked
-            from .serialize import defuse
-
-            return f"{msg} {safe_repr(defuse(args))}"
-        return f"{msg} {safe_repr(args)}"
+    return functools.partial(mapping_args, cfg.processors)
 
 
 class _LevelMethod(Protocol):
@@ -203,8 +189,6 @@ class Logger:
             cfg = _state.config
             if cfg is None:
                 cfg = _config()
-            if args or type(msg) is not str:
-                msg = _format_message(msg, args, cfg.processors)
             bound = self._bound
             if extra:
                 if not isinstance(extra, Mapping):
@@ -214,11 +198,15 @@ class Logger:
                     # formatters' collision rules (a reserved name is kept under
                     # "fields.<name>") apply to it as to any other field
                     extra = {safe_str(key): value for key, value in extra.items()}
-                data = {**bound, **extra, **fields}
-            elif bound:
-                data = {**bound, **fields}  # a copy: the logger's dict must not be shared
+                merged = {**extra, **fields}
+                if args or type(msg) is not str or "{" in msg:  # the call's fields fill {name}
+                    msg = format_message(msg, args, merged, _masked_mapping(cfg, msg, args))
+                data = {**bound, **merged}
             else:
-                data = fields
+                if args or type(msg) is not str or (fields and "{" in msg):
+                    msg = format_message(msg, args, fields, _masked_mapping(cfg, msg, args))
+                # a copy when bound: the logger's dict must not be shared
+                data = {**bound, **fields} if bound else fields
             exc = normalize_exc_info(exc_info) if exc_info else None
             filename = lineno = func = None
             stack = None
@@ -295,7 +283,8 @@ class Logger:
 
 # The level methods above document the API; at runtime each is replaced by a
 # version generated from this template, which handles the common call (a str
-# message, keyword fields, no exc_info/stack_info/extra/%-args, no caller info)
+# message, keyword fields, no exc_info/stack_info/extra/%-args, no caller info;
+# a "{name}" message filled from the fields: messages.py)
 # inline, saving a Python call and its argument passing per record, and hands
 # everything else to Logger._log. Its signature takes only **fields: binding
 # keyword-only parameters costs ~200 ns per call with fields, four `in` checks
@@ -310,6 +299,7 @@ def {name}(self, msg, /, *args, **fields):
         if cfg is None or cfg.caller:
             return self._log_call(LEVEL, msg, args, fields)
         bound = self._bound
+        text = _format_message(msg, args, fields) if fields and "{{" in msg else msg
 {build}
         if _state.captures or LEVEL < self._level:
             self._finish(record, cfg)
@@ -329,7 +319,7 @@ _BUILD_PYTHON = """
         record.time_ns = _time_ns()
         record.level = LEVEL
         record.logger_name = self.name
-        record.message = msg
+        record.message = text
         record.data = {**bound, **fields} if bound else fields
         record.context = _current_context()
         record.static = cfg.static
@@ -343,7 +333,7 @@ _CHECK_PYTHON = """ or fields and (
 # the check for the stdlib keywords included (micktrace._speedups.make_record:
 # ~0.3 us less per call; None when a stdlib keyword is among the fields)
 _BUILD_NATIVE = """
-        record = _make_record(LEVEL, self.name, msg, fields, bound, cfg.static, _state.pid)
+        record = _make_record(LEVEL, self.name, text, fields, bound, cfg.static, _state.pid)
         if record is None:
             return self._log_call(LEVEL, msg, args, fields)"""
 
@@ -375,6 +365,7 @@ def _install_fast_methods() -> None:
             "report": report,
             "swallowable": swallowable,
             "_make_record": _native.make_record,
+            "_format_message": format_message,
         }
         exec(_FAST_METHOD.format(name=name, check=check, build=build), namespace)
         method = namespace[name]

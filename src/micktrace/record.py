@@ -31,7 +31,8 @@ class LogRecord:
             (a property over ``time_ns``, the same instant in integer nanoseconds).
         level: a :class:`LogLevel` (or an int for custom levels).
         logger_name: the logger's name.
-        message: the message, ``%``-formatted with the call's positional args.
+        message: the message, formatted with the call's positional args and fields
+            (``%`` or ``{}`` style, see :mod:`micktrace.messages`).
         data: the record's own fields: bound fields, ``extra=`` and keyword fields.
         context: the context fields active when the call was made (a snapshot).
         static: fields configured for every record (``service``, ``version``, ``environment``).

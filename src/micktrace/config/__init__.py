@@ -84,7 +84,8 @@ def _build(settings: Dict[str, Any], previous: Optional[Config], rebuild_handler
                         pass
             raise
         handlers = tuple(built)
-    caller = bool(settings.get("caller")) or any(h.needs_caller for h in handlers)
+    # an explicit caller=False wins over a handler that would show the caller
+    caller = settings["caller"] if settings.get("caller") is not None else any(h.needs_caller for h in handlers)
     processors: List[Processor] = list(settings.get("processors") or ())
     # trace ids of the active OpenTelemetry span, first (trace_ids.py)
     from ..trace_ids import trace_processor
@@ -151,7 +152,8 @@ def configure(
     Args:
         level: the least severe level emitted (name or number). Env: ``MICKTRACE_LEVEL``.
         format: ``"text"``, ``"json"``, ``"logfmt"``, ``"structured"`` (= json) or
-            ``"rich"``, for handlers that do not set their own. Env: ``MICKTRACE_FORMAT``.
+            ``"rich"``, or a template (``"{time} {level} {message} {fields}"``, see
+            docs/formatting.md), for handlers that do not set their own. Env: ``MICKTRACE_FORMAT``.
         service, version, environment: added to every record. Env:
             ``MICKTRACE_SERVICE``, ``MICKTRACE_VERSION``, ``MICKTRACE_ENVIRONMENT``.
         handlers: handler specs: ``{"type": "file", "config": {"path": "app.log"}}``
@@ -160,6 +162,8 @@ def configure(
         loggers: per logger-name prefix levels, ``{"urllib3": "WARNING"}``.
         fields: more fields added to every record.
         caller: record the caller's file, line and function (costs ~0.3 µs a call).
+            Unset, it is on when a handler shows it (the console on a terminal
+            does); False turns it off everywhere.
         processors: callables ``record -> record | None`` run on every record
             before the handlers (None drops the record).
         dispatch: ``"sync"`` (handlers run in the calling thread), ``"background"``

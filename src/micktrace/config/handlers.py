@@ -134,6 +134,10 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
         if not (isinstance(formatter, Formatter) or callable(formatter)):
             raise ConfigError(f"{key}.formatter", formatter, "a Formatter instance or a callable record -> str")
         common["formatter"] = formatter
+    elif isinstance(fmt, str) and "{" in fmt:  # a template (formatters/template.py), compiled now
+        from ..formatters.template import TemplateFormatter
+
+        common["formatter"] = TemplateFormatter(fmt, f"{key}.format")
     elif getattr(cls, "encodes_itself", False) and fmt is None:
         pass  # a network handler writes its backend's format, not the global one
     elif cls is not RichConsoleHandler or fmt not in (None, "rich", "text"):
@@ -162,6 +166,9 @@ def _handler_from_dict(spec: Dict[str, Any], key: str, default_format: str) -> H
 
 
 def parse_format(raw: str, key: str = "format") -> str:
+    if isinstance(raw, str) and "{" in raw:  # a template: compiled (and checked) now
+        formatter_for(raw, key)
+        return raw
     name = raw.strip().lower() if isinstance(raw, str) else raw
     if name not in FORMAT_NAMES:
         raise ConfigError(key, raw, ", ".join(FORMAT_NAMES))

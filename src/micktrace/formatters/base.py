@@ -1,14 +1,39 @@
-"""The formatter base class and the escaping every text format shares."""
+"""The formatter base class, the escaping every text format shares, and
+:func:`resolve_lazy` (lazy values computed and masked before a record is written).
+
+May import: _state, lazy_values, serialize, masking.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
 
+from .. import _state, lazy_values
 from ..serialize import dumps, safe_str
 
 if TYPE_CHECKING:
     from ..record import LogRecord
+
+
+def resolve_lazy(record: LogRecord) -> None:
+    """Compute the ``micktrace.lazy`` values of *record* (once per record: see
+    :mod:`micktrace.lazy_values`) and mask their results as the configuration's
+    masking would have, had they been there when it ran. Every formatter, and
+    every handler that encodes records itself, calls this before writing."""
+    if not lazy_values.resolve(record):
+        return
+    cfg = _state.config
+    if cfg is None:
+        return
+    from ..masking import Masker
+
+    for processor in cfg.processors:
+        if isinstance(processor, Masker):
+            masked = processor(record)
+            if masked is not record:
+                record.data, record.context, record.static = masked.data, masked.context, masked.static
+            return
 
 
 class Formatter:

@@ -6,9 +6,10 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .. import _native
+from .. import lazy_values as _lazy
 from ..levels import LEVEL_NAMES, level_name
 from ..serialize import MAX_JSON_DEPTH, MAX_LINE_CHARS, _orjson_module, get_dumps, iso_utc_ns, json_default
-from .base import RESERVED_KEYS, Formatter
+from .base import RESERVED_KEYS, Formatter, resolve_lazy
 
 if TYPE_CHECKING:
     from ..record import LogRecord
@@ -153,6 +154,8 @@ class JSONFormatter(Formatter):
         an encode per record on the file handler's batch path; any other line
         goes through :meth:`format`.
         """
+        if _lazy.used:
+            resolve_lazy(record)
         line = self._encode_native(record)
         if line is not None:
             return line
@@ -162,6 +165,9 @@ class JSONFormatter(Formatter):
         """The lines of *records*, each with its newline, as one bytes object
         (the file handler's batch path). With the compiled speedup the records
         it covers are written in one C call, the others by :meth:`format_bytes`."""
+        if _lazy.used:
+            for record in records:
+                resolve_lazy(record)
         batch = self._native_batch
         if batch is not None:
             return batch(records, RESERVED_KEYS, LEVEL_NAMES, self._format_bytes_python)
@@ -183,6 +189,8 @@ class JSONFormatter(Formatter):
         return self._format_python(record).encode("utf-8", "backslashreplace")
 
     def format(self, record: LogRecord) -> str:
+        if _lazy.used:
+            resolve_lazy(record)
         line = self._encode_native(record)
         if line is not None:
             return line.decode("ascii")  # the encoder writes ASCII only

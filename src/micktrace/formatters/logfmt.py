@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from .. import lazy_values as _lazy
 from ..levels import LEVEL_NAMES, level_name
 from ..serialize import iso_utc_ns
-from .base import RESERVED_KEYS, Formatter, to_text
+from .base import RESERVED_KEYS, Formatter, resolve_lazy, to_text
 
 if TYPE_CHECKING:
     from ..record import LogRecord
@@ -72,6 +73,8 @@ class LogfmtFormatter(Formatter):
     """
 
     def format(self, record: LogRecord) -> str:
+        if _lazy.used:
+            resolve_lazy(record)
         parts = [
             "timestamp=" + iso_utc_ns(record.time_ns),
             "level=" + (LEVEL_NAMES.get(record.level) or level_name(record.level)),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import IO, TYPE_CHECKING, Optional
+import re
+from typing import IO, TYPE_CHECKING, Any, Optional
 
+from .. import lazy_values as _lazy_values
+from ..levels import LEVEL_COLORS as CUSTOM_COLORS
 from ..levels import LEVEL_NAMES
-from ..serialize import iso_utc_ns, local_time_ns
-from .base import Formatter, escape_controls
+from ..serialize import dumps, iso_utc_ns, local_time_ns
+from .base import _UNSAFE, Formatter, escape_controls, resolve_lazy
 from .logfmt import logfmt_key, logfmt_value
 
 if TYPE_CHECKING:
@@ -49,6 +52,44 @@ _RESERVED_KEYS = frozenset({"timestamp", "time", "level", "logger", "message", "
 def _text_key(key: str) -> str:
     """A field's key as written: a reserved name is kept as ``fields.<name>``."""
     return "fields." + key if key in _RESERVED_KEYS else logfmt_key(key)
+
+
+# a JSON string, or a separator outside one
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[,:]')
+
+
+def _spaced(match: re.Match[str]) -> str:
+    token = match.group()
+    return token if len(token) > 1 else token + " "
+
+
+def _unsafe_to_u(match: re.Match[str]) -> str:
+    return "\\u%04x" % ord(match.group())  # noqa: UP031
+
+
+def text_value(value: Any) -> str:
+    """A field value as the text format writes it: like logfmt, except that
+    lists, dicts, tuples and sets are written as readable JSON, unquoted
+    (``tags=["a", "b"]``). JSON escapes the quotes, backslashes and line breaks
+    of the strings inside, and anything else unprintable is escaped as ``\\uXXXX``,
+    so the value stays on its line and cannot end early."""
+    vtype = type(value)
+    # scalars as logfmt_value writes them, the common ones inline (one call per field)
+    if vtype is str:
+        if value and value.isprintable() and " " not in value and '"' not in value and "=" not in value:
+            if "\\" not in value:
+                return value  # type: ignore[no-any-return]
+        return logfmt_value(value)
+    if vtype is int or vtype is float:
+        return repr(value)
+    if vtype is bool:
+        return "true" if value else "false"
+    if vtype is not list and vtype is not dict and vtype is not tuple and vtype is not set and vtype is not frozenset:
+        return logfmt_value(value)
+    text = _JSON_TOKEN.sub(_spaced, dumps(value))
+    if text.isprintable():
+        return text
+    return _UNSAFE.sub(_unsafe_to_u, text)
 
 
 def _indent_block(text: str) -> str:
@@ -102,12 +143,12 @@ class TextFormatter(Formatter):
     def _fields(self, record: LogRecord) -> str:
         if self.colors:
             return " ".join(
-                DIM + _text_key(key) + "=" + RESET + logfmt_value(value)
+                DIM + _text_key(key) + "=" + RESET + text_value(value)
                 for source in (record.static, record.context, record.data)
                 for key, value in source.items()
             )
         return " ".join(
-            _text_key(key) + "=" + logfmt_value(value)
+            _text_key(key) + "=" + text_value(value)
             for source in (record.static, record.context, record.data)
             if source
             for key, value in source.items()
@@ -118,8 +159,11 @@ class TextFormatter(Formatter):
         colors = self.colors
         parts = []
         if self.show_level:
-            name = LEVEL_NAMES.get(level) or f"LEVEL{level}"
-            parts.append(f"{LEVEL_COLORS.get(level, BOLD)}{name:<8}{RESET}" if colors else f"{name:<8}")
+            name = LEVEL_NAMES.get(level)
+            if name is None:  # not cached: add_level() may name it later
+                name, where = f"LEVEL{level}", where or ""
+            color = LEVEL_COLORS.get(level) or CUSTOM_COLORS.get(level, BOLD)
+            parts.append(f"{color}{name:<8}{RESET}" if colors else f"{name:<8}")
         if self.show_logger:
             text = escape_controls(logger_name) + (where or "")
             parts.append(f"{CYAN}[{text}]{RESET}" if colors else f"[{text}]")
@@ -129,8 +173,12 @@ class TextFormatter(Formatter):
         return head
 
     def format(self, record: LogRecord) -> str:
+        if _lazy_values.used:
+            resolve_lazy(record)
         if self.show_path and record.filename is not None and self.show_logger:
             where = f" {escape_controls(os.path.basename(record.filename))}:{record.lineno}"
+            if record.func_name:
+                where += " in " + escape_controls(record.func_name)
             head = self._head(record.level, record.logger_name, where)
         else:
             head = self._heads.get((record.level, record.logger_name)) or self._head(record.level, record.logger_name)

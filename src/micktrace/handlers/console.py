@@ -25,11 +25,20 @@ def _resolve(stream: StreamSpec) -> IO[str]:
     return stream  # type: ignore[return-value]
 
 
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except Exception:
+        return False
+
+
 class ConsoleHandler(Handler):
     """Writes lines to stderr (default), stdout, or any text stream.
 
     Each write is flushed, so log lines and ``print`` output keep their order.
-    The text format is coloured when the stream is a TTY and ``NO_COLOR`` is unset.
+    The text format is coloured when the stream is a TTY and ``NO_COLOR`` is unset,
+    and on a TTY it shows the caller (``[api app.py:12 in login]``; off with
+    ``configure(caller=False)``).
 
     Args:
         stream: ``"stderr"``, ``"stdout"`` or a file-like object.
@@ -44,6 +53,8 @@ class ConsoleHandler(Handler):
         super().__init__(**kwargs)
         if isinstance(self.formatter, TextFormatter) and "formatter" not in kwargs:
             self.formatter.colors = stream_supports_color(_resolve(stream))
+            # development: a terminal shows where each line was logged (file:line in function)
+            self.formatter.show_path = _is_terminal(_resolve(stream))
 
     @property
     def stream(self) -> IO[str]:
@@ -151,8 +162,13 @@ class RichConsoleHandler(ConsoleHandler):
     def _rich_emit(self, record: LogRecord) -> int:
         """Print the record with rich; returns the characters of its line (styling
         and a drawn traceback not counted)."""
+        from .. import lazy_values
         from .rich_render import record_text, traceback_renderable
 
+        if lazy_values.used:
+            from ..formatters.base import resolve_lazy
+
+            resolve_lazy(record)
         console = self._get_console()
         text = record_text(record, self.show_time, self.show_level, self.show_logger, self.show_path)
         console.print(text)

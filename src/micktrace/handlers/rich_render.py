@@ -24,6 +24,7 @@ from .. import _state
 from ..formatters.base import escape_controls
 from ..formatters.logfmt import logfmt_key, logfmt_value
 from ..levels import LEVEL_NAMES
+from ..levels import LEVEL_STYLES as CUSTOM_LEVEL_STYLES
 from ..serialize import local_time_ns
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def record_text(record: LogRecord, show_time: bool, show_level: bool, show_logge
         text.append(local_time_ns(record.time_ns) + " ", style="dim")
     if show_level:
         name = LEVEL_NAMES.get(record.level) or f"LEVEL{record.level}"
-        text.append(f"{name:<8} ", style=LEVEL_STYLES.get(record.level, "bold"))
+        style = LEVEL_STYLES.get(record.level) or CUSTOM_LEVEL_STYLES.get(record.level, "bold")  # add_level's
+        text.append(f"{name:<8} ", style=style)
     if show_logger:
         where = record.logger_name
         if show_path and record.filename is not None:

@@ -22,7 +22,7 @@ This module does not import :mod:`logging` at import time: the default
 configuration is built on the first log call, and an application that never
 imports ``logging`` cannot have configured it.
 
-May import: _state, _report, levels, record, pipeline, formatters, handlers.base,
+May import: _state, _report, levels, lazy_values, record, pipeline, formatters, handlers.base,
 handlers.console.
 """
 
@@ -32,8 +32,9 @@ import sys
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
-from .. import _state
+from .. import _state, lazy_values
 from .._report import report
+from ..formatters.base import resolve_lazy
 from ..formatters.logfmt import logfmt_key, logfmt_value
 from ..levels import LEVEL_NAMES, to_level, to_loglevel
 from ..pipeline import finish
@@ -232,6 +233,8 @@ def forward(record: LogRecord, fields_in_message: bool = True) -> None:
     it by default, when it is delivered in the thread that logged it."""
     target = _stdlib_logger(record.logger_name)
     if target.isEnabledFor(int(record.level)):
+        if lazy_values.used:
+            resolve_lazy(record)  # micktrace.lazy() values, computed now that stdlib gets it
         caller = None
         if record.filename is None and record.thread_id == get_ident():
             caller = find_caller(2)

@@ -443,8 +443,11 @@ class ValueMasking(TextMasking):
         exception...) is masked through it. Any other is replaced by its
         ``str()`` text, masked: the only time its ``__str__``/``__repr__``
         runs for this record (the formatters write the text)."""
+        from ..lazy_values import Lazy
         from ..serialize import UNEXPANDED, expand, safe_str
 
+        if type(value) is Lazy:
+            return value  # computed when written, and masked then (formatters.base.resolve_lazy)
         try:
             stand_in = expand(value)
         except Exception:

@@ -28,8 +28,8 @@ Threads: the dispatcher's worker (or the caller, with ``dispatch="sync"``)
 runs :meth:`NetworkHandler.handle_batch`, which encodes and appends to the
 backlog; one sender thread per handler takes batches off and sends them.
 
-May import: _state, _report, errors, record, handlers.base, handlers.fallback,
-handlers.stats and the modules of this package.
+May import: _state, _report, errors, lazy_values, record, formatters.base, handlers.base,
+handlers.fallback, handlers.stats and the modules of this package.
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from ... import _state
+from ... import _state, lazy_values
 from ..._report import report
 from ..._signals import SignalSafeEvent
 from ...errors import ConfigError, check_number
+from ...formatters.base import resolve_lazy
 from ..base import Handler
 from ..fallback import write_to_fallback
 from ..stats import stats_of
@@ -219,6 +220,8 @@ class NetworkHandler(DeliveryLoop, Handler):
                 continue
             if filters and not all(f(record) for f in filters):
                 continue
+            if lazy_values.used:
+                resolve_lazy(record)  # micktrace.lazy() values, computed now that it is sent
             try:
                 payload = self.encode(record)
                 size = self.payload_size(payload)
