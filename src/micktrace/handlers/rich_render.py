@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from .. import _state
 from ..formatters.base import escape_controls
-from ..formatters.logfmt import logfmt_key, logfmt_value
-from ..levels import LEVEL_NAMES
+from ..formatters.logfmt import logfmt_key
+from ..formatters.text import text_value
 from ..levels import LEVEL_STYLES as CUSTOM_LEVEL_STYLES
+from ..levels import level_name
 from ..serialize import local_time_ns
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def record_text(record: LogRecord, show_time: bool, show_level: bool, show_logge
     if show_time:
         text.append(local_time_ns(record.time_ns) + " ", style="dim")
     if show_level:
-        name = LEVEL_NAMES.get(record.level) or f"LEVEL{record.level}"
+        name = level_name(record.level)
         style = LEVEL_STYLES.get(record.level) or CUSTOM_LEVEL_STYLES.get(record.level, "bold")  # add_level's
         text.append(f"{name:<8} ", style=style)
     if show_logger:
@@ -68,7 +69,7 @@ def record_text(record: LogRecord, show_time: bool, show_level: bool, show_logge
     for source in (record.static, record.context, record.data):
         for key, value in source.items():
             text.append(" " + logfmt_key(key) + "=", style="dim")
-            text.append(logfmt_value(value), style=value_style(value))
+            text.append(text_value(value), style=value_style(value))
     return text
 
 
