@@ -385,6 +385,20 @@ def test_403_access_denied_is_unauthorized(moto: MotoServer, proxy: Recorder, gr
     assert moto.events(group) == []
 
 
+def test_data_already_accepted_counts_as_delivered(moto: MotoServer, proxy: Recorder, group: str) -> None:
+    micktrace.configure(handlers=[_through(proxy, group)])
+    _log(3)
+    assert micktrace.flush(10)
+    before = len(_puts(proxy))
+    proxy.fail(1, 400, headers={"x-amzn-ErrorType": "DataAlreadyAcceptedException:"},
+               body=b'{"__type":"DataAlreadyAcceptedException","message":"already accepted"}')  # fmt: skip
+    _log(4, 3)
+    assert micktrace.flush(10)
+    assert _puts(proxy)[before:] == [400]  # not sent again: CloudWatch said it holds this batch
+    row = _row()
+    assert row["delivered"] == 7 and row["fallback"] == 0 and row["retries"] == 0 and row["rejected"] == 0
+
+
 # -- exit, the extra, the SDK's own logging ---------------------------------------------------------
 
 
