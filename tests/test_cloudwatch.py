@@ -582,3 +582,4 @@ def test_a_client_that_is_not_botocore_gets_put_log_events(moto: MotoServer, gro
     assert not PutLogEvents.usable(boto3.client("logs", region_name=REGION, endpoint_url=moto.url))
     monkeypatch.delenv("HTTP_PROXY")
     assert PutLogEvents.usable(boto3.client("logs", region_name=REGION, endpoint_url=moto.url))
+

@@ -60,7 +60,7 @@ import socket
 import time
 import urllib.parse
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ...errors import ConfigError, MissingExtraError
 from ...formatters.json import JSONFormatter
@@ -131,17 +131,19 @@ class PutLogEvents:
 
     Args:
         client: the botocore ``logs`` client (its endpoint, region and signing name).
-        credentials: botocore credentials (frozen per request: refreshable ones refresh).
+        credentials: what returns botocore credentials (``session.get_credentials``): asked
+            once, and again while it has none; they are frozen per request, so refreshable ones refresh.
         timeout: connect and read timeout, seconds.
     """
 
-    def __init__(self, client: Any, credentials: Any, timeout: float) -> None:
+    def __init__(self, client: Any, credentials: Callable[[], Any], timeout: float) -> None:
         botocore = importlib.import_module("botocore")
         self._sign: Any = importlib.import_module("botocore.auth").SigV4Auth
         self._request: Any = importlib.import_module("botocore.awsrequest").AWSRequest
         meta = client.meta
         self.client = client
-        self.credentials = credentials
+        self._lookup = credentials
+        self.credentials = credentials()
         self.url = str(meta.endpoint_url)
         self.region = str(meta.region_name)
         self.signing_name = str(meta.service_model.signing_name or "logs")
@@ -176,8 +178,10 @@ class PutLogEvents:
             json.dumps(group).encode(), json.dumps(stream).encode())  # fmt: skip
         body = b"".join((head, b",".join(events), b"]}"))
         credentials = self.credentials
-        if credentials is None:  # what botocore raises: classified "unauthorized"
-            raise importlib.import_module("botocore.exceptions").NoCredentialsError()
+        if credentials is None:
+            credentials = self.credentials = self._lookup()
+            if credentials is None:  # what botocore raises: classified "unauthorized"
+                raise importlib.import_module("botocore.exceptions").NoCredentialsError()
         frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
         request = self._request(method="POST", url=self.url, data=body, headers=dict(self.headers))
         self._sign(frozen, self.signing_name, self.region).add_auth(request)
@@ -328,10 +332,10 @@ class CloudWatchHandler(NetworkHandler):
             self._sdk_only = client
             return None
         if client is self._given_client:
-            credentials, config = client._get_credentials(), client.meta.config
+            credentials, config = client._get_credentials, client.meta.config
             timeout = max(float(config.connect_timeout or 60), float(config.read_timeout or 60))
         else:
-            credentials, timeout = self._made_with.get_credentials(), self.timeout
+            credentials, timeout = self._made_with.get_credentials, self.timeout
         self._fast = PutLogEvents(client, credentials, timeout)
         return self._fast
 
