@@ -385,6 +385,20 @@ def test_403_access_denied_is_unauthorized(moto: MotoServer, proxy: Recorder, gr
     assert moto.events(group) == []
 
 
+def test_data_already_accepted_counts_as_delivered(moto: MotoServer, proxy: Recorder, group: str) -> None:
+    micktrace.configure(handlers=[_through(proxy, group)])
+    _log(3)
+    assert micktrace.flush(10)
+    before = len(_puts(proxy))
+    proxy.fail(1, 400, headers={"x-amzn-ErrorType": "DataAlreadyAcceptedException:"},
+               body=b'{"__type":"DataAlreadyAcceptedException","message":"already accepted"}')  # fmt: skip
+    _log(4, 3)
+    assert micktrace.flush(10)
+    assert _puts(proxy)[before:] == [400]  # not sent again: CloudWatch said it holds this batch
+    row = _row()
+    assert row["delivered"] == 7 and row["fallback"] == 0 and row["retries"] == 0 and row["rejected"] == 0
+
+
 # -- exit, the extra, the SDK's own logging ---------------------------------------------------------
 
 
@@ -462,3 +476,110 @@ def test_the_docs_example_runs_as_written(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         stream, _sep, message = proc.stdout.partition(" ")
         assert stream.endswith(time.strftime("-%Y-%m-%d", time.gmtime())) and "'slow request'" in message
+
+
+# -- the fast path: our JSON body, botocore's signature ------------------------------------------
+
+
+def test_fast_path_body_and_sigv4_signature(moto: MotoServer, proxy: Recorder, group: str) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    handler = CloudWatchHandler(log_group=group, log_stream='s"1', region=REGION, endpoint_url=proxy.url,
+                                aws_access_key_id="AKIAFASTPATHKEY", aws_secret_access_key="fast-secret",
+                                **_fast())  # fmt: skip
+    micktrace.configure(handlers=[handler])
+    texts = ['quote " backslash \\ ]', "line\nbreak\ttab \x00 \x1f", "ünïcødé ☃ 𝄞", "lone \udcff surrogate"]
+    log = micktrace.get_logger("fast")
+    for i, text in enumerate(texts):
+        log.info(text, seq=i)
+    assert micktrace.flush(10)
+    assert handler._fast is not None  # a botocore client, no proxy: the fast path sent it
+    got = moto.wait(group, 4)
+    assert [r["message"] for r in got] == [*texts[:3], "lone \\udcff surrogate"]  # as the JSON formatter wrote it
+    assert {r["_stream"] for r in got} == {'s"1'}
+    (put,) = [r for r in proxy.requests if r.headers.get("x-amz-target") == "Logs_20140328.PutLogEvents"]
+    body = put.json()
+    assert body["logGroupName"] == group and [e["timestamp"] for e in body["logEvents"]] == [r["_ts"] for r in got]
+    # the signature is what botocore computes for these headers and this body with the same credentials
+    auth = put.headers["authorization"]
+    assert auth.startswith(f"AWS4-HMAC-SHA256 Credential=AKIAFASTPATHKEY/{time.strftime('%Y%m%d', time.gmtime())}")
+    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert {"host", "x-amz-date", "x-amz-target", "content-type"} <= set(signed)
+    request = AWSRequest(method="POST", url=proxy.url, data=put.raw, headers={k: put.headers[k] for k in signed})
+    request.context["timestamp"] = put.headers["x-amz-date"]
+    signer = SigV4Auth(Credentials("AKIAFASTPATHKEY", "fast-secret"), "logs", REGION)
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    assert auth.endswith(f"Signature={expected}")
+
+
+def test_refreshable_credentials_are_refreshed(moto: MotoServer, proxy: Recorder, group: str) -> None:
+    import botocore.session
+    from botocore.credentials import CredentialProvider, RefreshableCredentials
+
+    keys: List[str] = []
+
+    def fetch() -> Dict[str, str]:
+        keys.append(f"AKIAREFRESH{len(keys):04d}")
+        expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))  # inside the refresh window
+        return {"access_key": keys[-1], "secret_key": "s", "token": "t", "expiry_time": expiry}
+
+    class Provider(CredentialProvider):  # type: ignore[misc]
+        METHOD = "test-refresh"
+
+        def load(self) -> Any:
+            return RefreshableCredentials.create_from_metadata(fetch(), fetch, self.METHOD)
+
+    core = botocore.session.Session()
+    core.get_component("credential_provider").insert_before("env", Provider())
+    session = boto3.session.Session(botocore_session=core, region_name=REGION)
+    handler = CloudWatchHandler(log_group=group, boto3_session=session, endpoint_url=proxy.url, **_fast())
+    micktrace.configure(handlers=[handler])
+    for i in range(2):
+        micktrace.get_logger("refresh").info("event", seq=i)
+        assert micktrace.flush(10)
+    used = [r.headers["authorization"].split("Credential=")[1].split("/")[0] for r in proxy.requests
+            if r.headers.get("x-amz-target", "").endswith("PutLogEvents")]  # fmt: skip
+    assert len(used) == 2 and used[0] != used[1] and set(used) <= set(keys)  # frozen anew for each request
+    assert [r["seq"] for r in moto.wait(group, 2)] == [0, 1]
+
+
+class _Wrapped:
+    """A logs client that is not a botocore client (a test double a user might inject): the SDK path."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: List[int] = []
+        self.meta = client.meta
+
+    def put_log_events(self, **kwargs: Any) -> Any:
+        self.calls.append(len(kwargs["logEvents"]))
+        return self.client.put_log_events(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_client_that_is_not_botocore_gets_put_log_events(moto: MotoServer, group: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    wrapped = _Wrapped(moto.client())
+    handler = CloudWatchHandler(log_group=group, client=wrapped, **_fast())
+    micktrace.configure(handlers=[handler])
+    log = micktrace.get_logger("sdk")
+    log.info('a "quoted" message ☃', seq=0)
+    log.info("second", seq=1)
+    assert micktrace.flush(10)
+    got = moto.wait(group, 2)
+    assert [r["message"] for r in got] == ['a "quoted" message ☃', "second"] and sum(wrapped.calls) == 2
+    assert handler._fast is None
+    # a proxy in the environment: botocore's path too (it knows proxies; http.client does not)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("no_proxy", "")
+    from micktrace.handlers.network.cloudwatch import PutLogEvents
+
+    assert not PutLogEvents.usable(boto3.client("logs", region_name=REGION, endpoint_url=moto.url))
+    monkeypatch.delenv("HTTP_PROXY")
+    assert PutLogEvents.usable(boto3.client("logs", region_name=REGION, endpoint_url=moto.url))
+

@@ -318,12 +318,19 @@ def test_the_caching_encoder_writes_what_a_fresh_encoding_writes(rows: list) -> 
     from micktrace.record import LogRecord
 
     kept = Rfc5424Encoder(16, "host", "app", "fields@32473", True)
+    batched = Rfc5424Encoder(16, "host", "app", "fields@32473", True)
+    records, alones = [], []
     for time_ns, level, logger, message, data, pid in rows:
         record = LogRecord(0.0, level, logger, message, data, {}, {}, None, None, 1, pid)
         record.time_ns = time_ns
         alone = encode_message(record, 16, "host", "app", str(pid), "fields@32473", True)
         assert kept.encode(record) == alone
         assert (" " + timestamp(time_ns) + " ").encode() in alone
+        for key, value in data.items():  # every value as param_value writes it (the encoder inlines some)
+            assert f' {param_name(key)}="{param_value(value)}"'.encode("utf-8", "replace") in alone
+        records.append(record)
+        alones.append(alone)
+    assert batched.encode_batch(records) == alones  # one batch, the caches filled within it
 
 
 def test_exit_with_a_backlog_delivers_it(rsyslog: Rsyslog) -> None:

@@ -30,22 +30,43 @@ retries off (``total_max_attempts=1``) and the handler's ``timeout`` as its
 connect and read timeouts: the engine does the retries, with its backoff,
 circuit and exit deadline, not botocore.
 
+The fast path (:class:`PutLogEvents`): botocore serializes a 10,000-event call
+event by event, most of a call's CPU. Here each record is encoded once, on the
+worker, as its JSON event (``{"timestamp":T,"message":"..."}``, the message
+escaped by the standard library's C escaper); a call's body is the joined
+fragments, signed with botocore's own SigV4 signer (``SigV4Auth``, credentials
+from the session's normal chain, frozen per request so refreshable ones
+refresh) and POSTed on a kept-alive ``http.client`` connection
+(:class:`~micktrace.handlers.network.http.HttpSender`) to the client's endpoint.
+A JSON 1.1 error answer (``__type``, ``x-amzn-ErrorType``) is raised as
+:class:`CloudWatchLogsError`, shaped like botocore's ``ClientError``, so both
+paths are classified alike. boto3 still makes the credentials, resolves the
+endpoint (``endpoint_url``, ``AWS_ENDPOINT_URL``...) and makes the
+CreateLogGroup/CreateLogStream/PutRetentionPolicy calls. The SDK's own
+``put_log_events`` is used instead for an injected client that is not a
+botocore client (or has no ``_get_credentials``), and when a proxy applies
+(``HTTPS_PROXY``/``HTTP_PROXY``, or the client's ``proxies``).
+
 May import: errors, formatters, handlers.network.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+import urllib.parse
+from json.encoder import encode_basestring
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ...errors import ConfigError, MissingExtraError
 from ...formatters.json import JSONFormatter
 from .batching import BatchLimits, BatchResult, Item
 from .engine import NetworkHandler
+from .http import HttpSender
 from .retry import PERMANENT, RETRYABLE, DeliveryError, classify, parse_retry_after
 
 if TYPE_CHECKING:
@@ -59,6 +80,8 @@ PLACEHOLDERS = ("hostname", "pid", "date")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_\-/.#]{1,512}$")
 _DAY_MS = 86_400_000
 _EXISTS = ("ResourceAlreadyExistsException", "OperationAbortedException")
+_ANSWERED = range(300, 600)  # every error status: the JSON 1.1 error body is read here
+_ACCEPTED_ALREADY = "DataAlreadyAcceptedException"
 
 
 def _code(exc: BaseException) -> str:
@@ -74,6 +97,101 @@ def _one_of(name: str, value: Any, alias: str, other: Any) -> Any:
     if value is not None and other is not None and value != other:
         raise ConfigError(alias, other, f"the same value as {name!r} ({value!r}), or only one of the two")
     return value if value is not None else other
+
+
+class CloudWatchLogsError(Exception):
+    """An error answer of the fast path, shaped like botocore's ``ClientError``
+    (``response["Error"]["Code"]``, ``response["ResponseMetadata"]``): one
+    classification (and one ResourceNotFound handling) serves both paths."""
+
+    def __init__(self, code: str, message: str, status: int, headers: Dict[str, str]) -> None:
+        super().__init__(f"An error occurred ({code}) when calling the PutLogEvents operation: {message}")
+        self.response = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers},
+        }
+
+
+def _error(status: int, headers: Dict[str, str], data: bytes) -> CloudWatchLogsError:
+    """A JSON 1.1 error answer (``{"__type": "...#Code", "message": ...}``) as an exception."""
+    try:
+        body = json.loads(data) if data else {}
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.get("__type") or headers.get("x-amzn-errortype", "").split(":")[0] or status)
+    message = body.get("message") or body.get("Message") or data[:300].decode("utf-8", "replace").strip()
+    return CloudWatchLogsError(code.rsplit("#", 1)[-1], str(message), status, headers)
+
+
+class PutLogEvents:
+    """``PutLogEvents`` with a body built from the events' JSON fragments, signed by
+    botocore (SigV4) and POSTed on one kept-alive connection to *client*'s endpoint.
+
+    Args:
+        client: the botocore ``logs`` client (its endpoint, region and signing name).
+        credentials: what returns botocore credentials (``session.get_credentials``): asked
+            once, and again while it has none; they are frozen per request, so refreshable ones refresh.
+        timeout: connect and read timeout, seconds.
+    """
+
+    def __init__(self, client: Any, credentials: Callable[[], Any], timeout: float) -> None:
+        botocore = importlib.import_module("botocore")
+        self._sign: Any = importlib.import_module("botocore.auth").SigV4Auth
+        self._request: Any = importlib.import_module("botocore.awsrequest").AWSRequest
+        meta = client.meta
+        self.client = client
+        self._lookup = credentials
+        self.credentials = credentials()
+        self.url = str(meta.endpoint_url)
+        self.region = str(meta.region_name)
+        self.signing_name = str(meta.service_model.signing_name or "logs")
+        bundle = os.environ.get("AWS_CA_BUNDLE") or importlib.import_module("botocore.httpsession").get_cert_path(True)
+        self.sender = HttpSender(self.url, timeout=timeout, ca_certs=bundle if self.url.startswith("https") else None)
+        parts = urllib.parse.urlsplit(self.url)
+        default = (parts.scheme == "https" and parts.port == 443) or (parts.scheme == "http" and parts.port == 80)
+        self.host = str(parts.hostname) if parts.port is None or default else f"{parts.hostname}:{parts.port}"
+        self.headers = {
+            "Host": self.host,
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "Logs_20140328.PutLogEvents",
+            "User-Agent": f"micktrace Botocore/{botocore.__version__}",
+        }
+
+    @staticmethod
+    def usable(client: Any) -> bool:
+        """True when *client* is a botocore client reached without a proxy."""
+        base = importlib.import_module("botocore.client").BaseClient
+        meta = getattr(client, "meta", None)
+        if not isinstance(client, base) or not callable(getattr(client, "_get_credentials", None)) or meta is None:
+            return False
+        if getattr(meta.config, "proxies", None):
+            return False
+        parts = urllib.parse.urlsplit(str(meta.endpoint_url))
+        request = importlib.import_module("urllib.request")  # only now: it is slow to import
+        return parts.scheme not in request.getproxies() or bool(request.proxy_bypass(parts.hostname or ""))
+
+    def put(self, group: str, stream: str, events: List[bytes]) -> Dict[str, Any]:
+        """Send the JSON *events*; the answer (``rejectedLogEventsInfo``), or raise what the service said."""
+        head = b'{"logGroupName":%s,"logStreamName":%s,"logEvents":[' % (
+            json.dumps(group).encode(), json.dumps(stream).encode())  # fmt: skip
+        body = b"".join((head, b",".join(events), b"]}"))
+        credentials = self.credentials
+        if credentials is None:
+            credentials = self.credentials = self._lookup()
+            if credentials is None:  # what botocore raises: classified "unauthorized"
+                raise importlib.import_module("botocore.exceptions").NoCredentialsError()
+        frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
+        request = self._request(method="POST", url=self.url, data=body, headers=dict(self.headers))
+        self._sign(frozen, self.signing_name, self.region).add_auth(request)
+        status, headers, data = self.sender.post(body, headers=dict(request.headers.items()), answered=_ANSWERED)
+        if status >= 300:
+            raise _error(status, headers, data)
+        if b"rejectedLogEventsInfo" not in data:
+            return {}
+        answer = json.loads(data)
+        return answer if isinstance(answer, dict) else {}
 
 
 class CloudWatchHandler(NetworkHandler):
@@ -169,6 +287,9 @@ class CloudWatchHandler(NetworkHandler):
             raise ConfigError("region", None, "a region name: region=..., AWS_REGION, AWS_DEFAULT_REGION or a profile")
         self.region = str(region)
         self._client: Any = client
+        self._made_with: Any = None  # the session the handler's own client was made from
+        self._fast: Optional[PutLogEvents] = None
+        self._sdk_only: Any = None  # a client found unusable for the fast path
         self._ready: Set[str] = set()  # streams known to exist (made or seen by this process)
         self._hostname = re.sub(r"[:*]", "_", socket.gethostname()) or "localhost"
 
@@ -191,13 +312,38 @@ class CloudWatchHandler(NetworkHandler):
                 # per-event check of what we built would double the CPU of a 10,000-event call
                 parameter_validation=False,
             )
-            self._client = self._session().client(
-                "logs", region_name=self.region, endpoint_url=self.endpoint_url, config=config
-            )
+            session = self._session()
+            self._client = session.client("logs", region_name=self.region, endpoint_url=self.endpoint_url,
+                                          config=config)  # fmt: skip
+            self._made_with = session
         return self._client
+
+    def _fast_path(self, client: Any) -> Optional[PutLogEvents]:
+        """The fast path to *client*'s endpoint, or None when the SDK must send (see the module doc)."""
+        fast = self._fast
+        if fast is not None and fast.client is client:
+            return fast
+        if client is self._sdk_only:
+            return None
+        if fast is not None:
+            fast.sender.reset()
+        self._fast = None
+        if not PutLogEvents.usable(client):
+            self._sdk_only = client
+            return None
+        if client is self._given_client:
+            credentials, config = client._get_credentials, client.meta.config
+            timeout = max(float(config.connect_timeout or 60), float(config.read_timeout or 60))
+        else:
+            credentials, timeout = self._made_with.get_credentials, self.timeout
+        self._fast = PutLogEvents(client, credentials, timeout)
+        return self._fast
 
     def reset_connection(self) -> None:
         client, self._client = self._client, self._given_client
+        fast, self._fast, self._sdk_only = self._fast, None, None
+        if fast is not None:
+            fast.sender.reset()
         self._ready = set()
         if client is not None and client is not self._given_client:
             try:
@@ -206,8 +352,16 @@ class CloudWatchHandler(NetworkHandler):
                 pass
 
     # -- the engine's hooks ---------------------------------------------------------------
-    def encode(self, record: LogRecord) -> bytes:
-        return self.format(record).encode("utf-8", "replace") or b"-"
+    def encode(self, record: LogRecord) -> Tuple[bytes, int]:
+        """The record's JSON event for the body, and its message's UTF-8 size (what the limits count)."""
+        message = self.format(record) or "-"
+        size = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
+        escaped = encode_basestring(message)
+        return b'{"timestamp":%d,"message":%s}' % (
+            record.time_ns // 1_000_000, escaped.encode("utf-8", "replace")), size  # fmt: skip
+
+    def payload_size(self, payload: Any) -> int:
+        return int(payload[1])
 
     def stream_for(self, batch: List[Item]) -> str:
         """The stream *batch* goes to (the placeholders filled in)."""
@@ -223,10 +377,12 @@ class CloudWatchHandler(NetworkHandler):
             if refused is not None:
                 return BatchResult(rejected=[(i, refused) for i in range(len(batch))])
             self._ready.add(stream)
-        events = [{"timestamp": item.time_ns // 1_000_000, "message": item.payload.decode("utf-8")} for item in batch]
+        events = [item.payload[0] for item in batch]
         try:
             response = self._put(client, stream, events)
         except Exception as exc:
+            if _code(exc) == _ACCEPTED_ALREADY:  # this very batch arrived before (a legacy sequence-token answer)
+                return None
             if _code(exc) != "ResourceNotFoundException":
                 raise
             self._ready.discard(stream)  # deleted since, or never there
@@ -240,10 +396,14 @@ class CloudWatchHandler(NetworkHandler):
                     raise DeliveryError(f"{type(again).__name__}: {again}", RETRYABLE) from again
                 raise
             self._ready.add(stream)
-        return self._rejections(response, events)
+        return self._rejections(response, [item.time_ns // 1_000_000 for item in batch])
 
-    def _put(self, client: Any, stream: str, events: List[Dict[str, Any]]) -> Any:
-        return client.put_log_events(logGroupName=self.log_group_name, logStreamName=stream, logEvents=events)
+    def _put(self, client: Any, stream: str, events: List[bytes]) -> Any:
+        fast = self._fast_path(client)
+        if fast is not None:
+            return fast.put(self.log_group_name, stream, events)
+        decoded = json.loads(b"[" + b",".join(events) + b"]")
+        return client.put_log_events(logGroupName=self.log_group_name, logStreamName=stream, logEvents=decoded)
 
     def _ensure(self, client: Any, stream: str, missing: Optional[BaseException] = None) -> Optional[str]:
         """Create *stream* (and the group, when it is missing and that is allowed); the
@@ -277,11 +437,11 @@ class CloudWatchHandler(NetworkHandler):
                 raise
         return None
 
-    def _rejections(self, response: Any, events: List[Dict[str, Any]]) -> Optional[BatchResult]:
+    def _rejections(self, response: Any, stamps: List[int]) -> Optional[BatchResult]:
         info = response.get("rejectedLogEventsInfo") if isinstance(response, dict) else None
         if not info:
             return None
-        n = len(events)
+        n = len(stamps)
         rejected: Dict[int, str] = {}
         now_ms = int(time.time() * 1000)
 
@@ -290,7 +450,7 @@ class CloudWatchHandler(NetworkHandler):
                 return
             # documented as exclusive; an emulator reports the last refused index itself: the
             # event at *end* is refused too when its own timestamp says so
-            if days is not None and 0 <= end < n and events[end]["timestamp"] < now_ms - days * _DAY_MS:
+            if days is not None and 0 <= end < n and stamps[end] < now_ms - days * _DAY_MS:
                 end += 1
             for i in range(max(0, min(end, n))):
                 rejected.setdefault(i, reason)

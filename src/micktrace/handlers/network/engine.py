@@ -63,7 +63,7 @@ class NetworkHandler(DeliveryLoop, Handler):
     """Base class of the handlers that send records over the network.
 
     Subclasses set :attr:`limits` (and :attr:`secret_options`) and implement
-    :meth:`encode` and :meth:`send`; they may override :meth:`payload_size`,
+    :meth:`encode` and :meth:`send`; they may override :meth:`encode_batch`, :meth:`payload_size`,
     :meth:`classify`, :meth:`truncated`, :meth:`reset_connection` and
     :meth:`describe`.
 
@@ -134,6 +134,11 @@ class NetworkHandler(DeliveryLoop, Handler):
     def encode(self, record: LogRecord) -> Any:
         """What the backend receives for *record* (bytes, or an object with a size)."""
         raise NotImplementedError
+
+    def encode_batch(self, records: Sequence[LogRecord]) -> List[Any]:
+        """:meth:`encode` of each of *records* (a backend may encode a batch at once, faster)."""
+        encode = self.encode
+        return [encode(record) for record in records]
 
     def payload_size(self, payload: Any) -> int:
         """The size of an encoded record in the backend's count (default: ``len``)."""
@@ -211,9 +216,8 @@ class NetworkHandler(DeliveryLoop, Handler):
         # an application thread that ended before our sender started can carry the
         # sender's ident. Only a record made since the sender started is its own.
         since = self._sender_since_ns
-        items: List[Item] = []
         filters = self.filters
-        limit = self.batch_limits.max_record_bytes
+        kept: List[LogRecord] = []
         for record in records:
             if own is not None and record.thread_id == own and record.time_ns >= since:
                 self.counters["feedback_skipped"] += 1  # logged by an SDK while we sent: not ours to send
@@ -222,9 +226,51 @@ class NetworkHandler(DeliveryLoop, Handler):
                 continue
             if lazy_values.used:
                 resolve_lazy(record)  # micktrace.lazy() values, computed now that it is sent
+            kept.append(record)
+        items = self._encoded(kept)
+        if not items:
+            return 0
+        if self._closing:
+            self._settle(items, "handler closed")
+            return 0
+        with self._lock:
+            backlog = self._backlog
+            was_empty = not backlog
+            total = sum([item.size for item in items])
+            if backlog.bytes + total <= self.max_backlog_bytes:  # the common case: room for all at once
+                backlog.items.extend(items)
+                backlog.bytes += total
+                self.counters["accepted"] += len(items)
+            else:
+                for item in items:
+                    if not self._make_room(item.size):
+                        self._settle_locked([item], dropped=True)
+                        continue
+                    backlog.append(item)
+                    self.counters["accepted"] += 1
+            # the sender waits for a first record, or for a full batch (its linger timer runs
+            # on its own): waking it for every append would only cost a context switch
+            if was_empty or backlog.full_batch_ready(self.batch_limits):
+                self._changed.notify_all()
+        if self._thread is None:
+            self._start()
+        return None
+
+    def _encoded(self, records: List[LogRecord]) -> List[Item]:
+        """*records* encoded (:meth:`encode_batch`; one by one when that fails, so only the
+        record that cannot be encoded goes to the fallback), truncated to the backend's limit."""
+        try:
+            payloads: Optional[List[Any]] = self.encode_batch(records)
+        except Exception:
+            payloads = None
+        limit = self.batch_limits.max_record_bytes
+        plain_size = type(self).payload_size is NetworkHandler.payload_size
+        items: List[Item] = []
+        for record, payload in zip(records, payloads if payloads is not None else records):
             try:
-                payload = self.encode(record)
-                size = self.payload_size(payload)
+                if payloads is None:
+                    payload = self.encode(record)
+                size = len(payload) if plain_size else self.payload_size(payload)
                 if size > limit:
                     payload = self.truncated(record, limit, size)
                     size = self.payload_size(payload)
@@ -234,22 +280,7 @@ class NetworkHandler(DeliveryLoop, Handler):
                 write_to_fallback(self, [record], self.scrub(f"could not encode: {exc}"))
                 continue
             items.append(Item(record, payload, size))
-        if not items:
-            return 0
-        if self._closing:
-            self._settle(items, "handler closed")
-            return 0
-        with self._lock:
-            for item in items:
-                if not self._make_room(item.size):
-                    self._settle_locked([item], dropped=True)
-                    continue
-                self._backlog.append(item)
-                self.counters["accepted"] += 1
-            self._changed.notify_all()
-        if self._thread is None:
-            self._start()
-        return None
+        return items
 
     def _make_room(self, size: int) -> bool:
         """Called with the lock held: True once *size* bytes fit the backlog."""

@@ -23,7 +23,7 @@ import socket
 import ssl
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...errors import ConfigError
 from .batching import BatchLimits, Item
@@ -111,6 +111,7 @@ class Rfc5424Encoder:
         self.sd_open = "[" + sd_id
         self.level_id = "level@" + sd_id.split("@", 1)[-1]
         self.bom = BOM if bom else b""
+        self.bom_text = "\ufeff" if bom else ""  # BOM's UTF-8 encoding: the message is encoded in one piece
         self._levels: Dict[int, Tuple[str, str]] = {}
         self._msgids: Dict[str, str] = {}
         self._names: Dict[Any, str] = {}
@@ -126,13 +127,11 @@ class Rfc5424Encoder:
                 self._levels[level] = cached
         return cached
 
-    def _time(self, time_ns: int) -> str:
-        micros = time_ns // 1000
-        second = micros // 1_000_000
-        if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._second_text}.{micros % 1_000_000:06d}Z"
+    def _msgid(self, logger: str) -> str:
+        msgid = header_token(logger, 32)
+        if len(self._msgids) < self.CACHE_LIMIT:
+            self._msgids[logger] = msgid
+        return msgid
 
     def _name(self, key: Any) -> str:
         name = self._names.get(key)
@@ -144,33 +143,63 @@ class Rfc5424Encoder:
 
     def encode(self, record: LogRecord, extra: Optional[Dict[str, Any]] = None) -> bytes:
         """*record* as one RFC 5424 message (no framing)."""
-        level = int(record.level)
-        pri, level_sd = self._level(level, record.level_name)
-        logger = record.logger_name or ""
-        msgid = self._msgids.get(logger)
-        if msgid is None:
-            msgid = header_token(logger, 32)
-            if len(self._msgids) < self.CACHE_LIMIT:
-                self._msgids[logger] = msgid
-        procid = self._procids.get(record.process_id)
-        if procid is None:
-            procid = str(record.process_id or os.getpid())
-            self._procids[record.process_id] = procid
-        fields = record.data
-        if extra or record.context:
-            fields = {**(extra or {}), **record.context, **record.data}
-        if fields:
-            name = self._name
-            params = "".join([f' {name(k)}="{param_value(v)}"' for k, v in fields.items()])
-            sd = f"{self.sd_open}{params}]{level_sd}"
-        else:
-            sd = level_sd
-        exc = record.exception
-        message = record.message
-        if exc:
-            message += "\n" + str(exc.get("traceback") or exc)
-        head = f"{pri}{self._time(record.time_ns)}{self.middle}{procid} {msgid} {sd}"
-        return head.encode("utf-8", "replace") + self.bom + message.encode("utf-8", "replace")
+        return self.encode_batch((record,), extra)[0]
+
+    def encode_batch(self, records: Sequence[LogRecord], extra: Optional[Dict[str, Any]] = None) -> List[bytes]:
+        """Each of *records* as one RFC 5424 message (no framing): one loop, the caches
+        and the common value types (``str`` without ``\\ " ]``, ``int``, finite ``float``) inline."""
+        out: List[bytes] = []
+        append = out.append
+        levels, msgids, names, procids = self._levels, self._msgids, self._names, self._procids
+        middle, sd_open, bom = self.middle, self.sd_open, self.bom_text
+        second, second_text = self._second, self._second_text
+        for record in records:
+            level = int(record.level)
+            pri_level = levels.get(level)
+            if pri_level is None:
+                pri_level = self._level(level, record.level_name)
+            logger = record.logger_name or ""
+            msgid = msgids.get(logger)
+            if msgid is None:
+                msgid = self._msgid(logger)
+            procid = procids.get(record.process_id)
+            if procid is None:
+                procid = procids[record.process_id] = str(record.process_id or os.getpid())
+            fields = record.data
+            if extra or record.context:
+                fields = {**(extra or {}), **record.context, **record.data}
+            if fields:
+                params = []
+                for key, value in fields.items():
+                    name = names.get(key) if type(key) is str else None
+                    if name is None:
+                        name = self._name(key)
+                    vtype = type(value)
+                    if vtype is str:
+                        if "\\" in value or '"' in value or "]" in value:
+                            value = param_value(value)
+                    elif vtype is int:
+                        value = str(value)
+                    elif vtype is float and value - value == 0:  # finite: what json.dumps writes
+                        value = repr(value)
+                    else:
+                        value = param_value(value)
+                    params.append(f' {name}="{value}"')
+                sd = f"{sd_open}{''.join(params)}]{pri_level[1]}"
+            else:
+                sd = pri_level[1]
+            micros = record.time_ns // 1000
+            if micros // 1_000_000 != second:
+                second = micros // 1_000_000
+                second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            exc = record.exception
+            message = record.message
+            if exc:
+                message += "\n" + str(exc.get("traceback") or exc)
+            text = f"{pri_level[0]}{second_text}.{micros % 1_000_000:06d}Z{middle}{procid} {msgid} {sd}{bom}{message}"
+            append(text.encode("utf-8", "replace"))
+        self._second, self._second_text = second, second_text
+        return out
 
 
 def encode_message(
@@ -287,6 +316,9 @@ class SyslogHandler(NetworkHandler):
 
     def encode(self, record: LogRecord) -> bytes:
         return self.encoder.encode(record)
+
+    def encode_batch(self, records: Sequence[LogRecord]) -> List[bytes]:
+        return self.encoder.encode_batch(records)
 
     def truncated(self, record: LogRecord, max_bytes: int, size: int) -> bytes:
         payload: bytes = super().truncated(record, max_bytes, size)
