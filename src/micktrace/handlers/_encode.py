@@ -1,0 +1,74 @@
+"""Turning a batch of records into the bytes of one file write, and finding
+where each record ends in them: what a write cut short by a full disk needs
+to keep whole records only, and a size rotation to split a batch at the limit.
+
+May import the standard library and :mod:`micktrace.record` (types only).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from ..record import LogRecord
+
+#: a batch ready to write: (its bytes, where each record ends in them (computed
+#: when asked), the size reported to metrics)
+Encoded = Tuple[bytes, Callable[[], List[int]], int]
+
+
+def encode_batch(
+    records: Sequence[LogRecord],
+    formatter: Any,
+    fast: Callable[[LogRecord], str],
+    safe: Callable[[LogRecord], str],
+    errors: str,
+) -> Encoded:
+    """A formatter with ``format_bytes`` (JSON with orjson) gives bytes
+    straight away: no decode and re-encode per record. Otherwise each record
+    is formatted by *fast* (the formatter itself) or, if one fails, all by
+    *safe* (which isolates the record that fails)."""
+    data = _format_bytes(records, formatter)
+    if data is not None:
+        raw = data
+        return data, lambda: _record_ends(raw, records, formatter), len(data)
+    try:
+        lines = [fast(r) for r in records]
+    except Exception:
+        lines = [safe(r) for r in records]
+    data = ("\n".join(lines) + "\n").encode("utf-8", errors)
+    return data, lambda: line_ends(lines, errors), sum(map(len, lines)) + len(lines)
+
+
+def line_ends(lines: List[str], errors: str) -> List[int]:
+    """The offset after each line of ``"\\n".join(lines) + "\\n"`` in UTF-8."""
+    return list(itertools.accumulate(len(line.encode("utf-8", errors)) + 1 for line in lines))
+
+
+def _format_bytes(records: Sequence[LogRecord], formatter: Any) -> Optional[bytes]:
+    format_bytes = getattr(formatter, "format_bytes", None)
+    if format_bytes is None:
+        return None
+    format_batch = getattr(formatter, "format_batch", None)
+    try:
+        if format_batch is not None:  # the whole batch at once (JSON with the C speedup)
+            data: bytes = format_batch(records if type(records) is list else list(records))
+            return data
+        chunks = [format_bytes(r) for r in records]
+    except Exception:  # the general path isolates the record that fails
+        return None
+    chunks.append(b"")
+    return b"\n".join(chunks)
+
+
+def _record_ends(data: bytes, records: Sequence[LogRecord], formatter: Any) -> List[int]:
+    """Where each record ends in *data*: after its newline (a JSON line holds
+    no other); else measured record by record."""
+    ends, at = [], data.find(b"\n")
+    while at >= 0:
+        ends.append(at + 1)
+        at = data.find(b"\n", at + 1)
+    if len(ends) == len(records):
+        return ends
+    return list(itertools.accumulate(len(formatter.format_bytes(r)) + 1 for r in records))

@@ -1,0 +1,274 @@
+"""The file handler's delivery guarantees under pressure, tested for real.
+
+* A disk that fills up (a small tmpfs mounted by a fixture, and RLIMIT_FSIZE in
+  a subprocess): every record ends up in exactly one place, the file or the
+  fallback, and the file never holds a torn record.
+* Several processes rotating and compressing one file, then ``shutdown()``:
+  no temporary file left, every rotated file compressed, no rotated file over
+  the limit (plus one record), every record present exactly once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+import pytest
+
+from conftest import run_python
+from micktrace.handlers.file import FileHandler
+
+# ---------------------------------------------------------------------------
+# a disk that fills up
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: it fills up for real (ENOSPC, short writes)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0777", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            "the disk-full tests mount a small tmpfs and need root (or CAP_SYS_ADMIN): "
+            f"mount failed: {proc.stderr.strip() or proc.returncode}"
+        )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+FILL = r"""
+import json, sys
+import micktrace
+from micktrace.handlers.memory import MemoryHandler
+
+path, n, fmt, dispatch, rotation = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+fallback = MemoryHandler(capacity=10**6)
+spec = {"type": "file", "path": path, "name": "f"}
+if rotation != "-":
+    spec["rotation"] = rotation
+if dispatch == "background":
+    # fail fast: the test is about where records go, not about waiting
+    spec["dispatch"] = {"batch_size": 37, "retries": 1, "backoff": 0.001, "block_timeout": 60}
+else:
+    spec["dispatch"] = "sync"
+micktrace.configure(format=fmt, fallback=fallback, handlers=[spec])
+log = micktrace.get_logger("fill")
+for i in range(n):
+    if i % 3 == 0:  # a record of several lines in the text format
+        try:
+            raise ValueError(f"boom {i}")
+        except ValueError:
+            log.exception("record", i=i, pad="x" * (i % 50))
+    else:
+        log.info("record", i=i, pad="y" * (i % 70))
+micktrace.flush()
+stats = micktrace.metrics()["handlers"]["f"]
+micktrace.shutdown()
+print(json.dumps({"fallback": [r.data["i"] for r in fallback.records], "counted": stats["fallback"],
+                  "dropped": stats["dropped"]}))
+"""
+
+_TEXT_HEAD = re.compile(r"^\S.* record i=(\d+) pad=(\"\"|x+|y+)$")
+
+
+def _records_in(data: bytes, fmt: str) -> List[int]:
+    """The ids of the records in a log file's content; fails on a torn record."""
+    assert data == b"" or data.endswith(b"\n"), f"the file ends with a torn line: {data[-200:]!r}"
+    lines = data.decode("utf-8").splitlines()
+    ids: List[int] = []
+    if fmt == "json":
+        for line in lines:
+            ids.append(json.loads(line)["i"])  # a torn line does not parse
+        return ids
+    blocks: List[List[str]] = []
+    for line in lines:
+        if line.startswith("  "):
+            assert blocks, f"a continuation line without its record: {line!r}"
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    for block in blocks:
+        match = _TEXT_HEAD.match(block[0])
+        assert match, f"a torn record: {block!r}"
+        i = int(match.group(1))
+        if i % 3 == 0:  # the traceback is whole: it ends with the exception
+            assert block[-1] == f"  ValueError: boom {i}", f"a torn record: {block!r}"
+        else:
+            assert len(block) == 1, block
+        ids.append(i)
+    return ids
+
+
+def _assert_each_record_in_one_place(directory: Path, out: Dict[str, object], n: int, fmt: str) -> int:
+    in_files: List[int] = []
+    for path in sorted(directory.iterdir()):
+        if not path.name.startswith("."):
+            in_files.extend(_records_in(path.read_bytes(), fmt))
+    fallback = list(out["fallback"])  # type: ignore[call-overload]
+    assert len(in_files) == len(set(in_files)), "a record was written to the file twice"
+    assert len(fallback) == len(set(fallback)), "a record was sent to the fallback twice"
+    both = set(in_files) & set(fallback)
+    assert not both, f"{len(both)} records are in the file AND in the fallback"
+    assert set(in_files) | set(fallback) == set(range(n)), "a record was lost"
+    assert out["counted"] == len(fallback) and out["dropped"] == 0
+    return len(fallback)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "dispatch", "rotation"),
+    [
+        ("json", "background", "-"),  # whole batches, formatted at once
+        ("text", "background", "-"),  # records of several lines
+        ("json", "sync", "-"),  # one record per write
+        ("json", "background", "64 KB"),  # the rotating write path
+    ],
+)
+def test_disk_full_every_record_in_exactly_one_place(small_fs: Path, fmt: str, dispatch: str, rotation: str) -> None:
+    n = 4000  # about 600 KB of lines for a 256 KiB filesystem
+    proc = run_python(FILL, str(small_fs / "app.log"), str(n), fmt, dispatch, rotation, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    sent = _assert_each_record_in_one_place(small_fs, out, n, fmt)
+    assert 0 < sent < n  # the disk did fill up, and it held what fitted
+    assert "No space left on device" in proc.stderr  # reported
+
+
+FSIZE = r"""
+import json, resource, signal, sys
+from micktrace.handlers.file import FileHandler, PartialWriteError
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+path = sys.argv[1]
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+handler = FileHandler(path)
+batch = [f"line {i:02d} " + "x" * 38 for i in range(30)]  # 47 bytes a line
+out = {}
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))  # 21 lines and 13 bytes fit
+try:
+    handler.write_lines(batch)
+except PartialWriteError as exc:
+    out["written"] = exc.written
+    out["errno"] = exc.errno
+try:
+    handler.write("one more " + "z" * 40)  # cut short after 13 bytes: taken back whole
+except OSError as exc:
+    out["single"] = [type(exc).__name__, exc.errno]
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+handler.write_lines(batch[out["written"]:])  # the caller sends on what was not written
+handler.write("next")
+handler.close()
+print(json.dumps(out))
+"""
+
+
+def test_a_write_cut_short_is_rolled_back_to_the_last_whole_line(tmp_path: Path) -> None:
+    import errno
+
+    path = tmp_path / "app.log"
+    proc = run_python(FSIZE, str(path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["written"] == 21 and out["errno"] == errno.EFBIG
+    assert out["single"] == ["OSError", errno.EFBIG]
+    batch = [f"line {i:02d} " + "x" * 38 for i in range(30)]
+    assert path.read_text().splitlines() == [*batch, "next"]  # every line once, none torn
+
+
+# ---------------------------------------------------------------------------
+# several processes rotating and compressing one file, then shutdown()
+
+ROTATED_GZ = re.compile(r"^app\.\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{6}\.log\.gz$")
+
+FOUR = r"""
+import multiprocessing, sys
+import micktrace
+
+path, n, procs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+micktrace.configure(format="json", handlers=[{
+    "type": "file", "path": path, "rotation": "300 KB", "compression": "gz",
+    "dispatch": {"batch_size": 500, "block_timeout": 60},
+}])
+
+def work(w):
+    log = micktrace.get_logger(f"worker{w}")
+    for i in range(n):
+        log.info("request handled", w=w, i=i, path="/api/items", status=200, pad="z" * (i % 40))
+    micktrace.shutdown()  # and nothing else: no wait_for_compression()
+
+ctx = multiprocessing.get_context("fork")
+children = [ctx.Process(target=work, args=(w,)) for w in range(procs)]
+for child in children:
+    child.start()
+for child in children:
+    child.join()
+print(",".join(str(child.exitcode) for child in children))
+"""
+
+
+def test_four_processes_rotate_and_compress_then_shutdown(tmp_path: Path) -> None:
+    procs, n, limit = 4, 20_000, 300_000
+    proc = run_python(FOUR, str(tmp_path / "app.log"), str(n), str(procs), timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == ",".join(["0"] * procs)
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert not [name for name in names if name.endswith(".tmp")], names
+    rotated = [name for name in names if name != "app.log"]
+    assert len(rotated) > 10
+    assert all(ROTATED_GZ.match(name) for name in rotated), names  # every rotated file compressed
+    seen: Dict[Tuple[int, int], int] = {}
+    longest = 0
+    for name in [*rotated, "app.log"]:
+        data = (tmp_path / name).read_bytes()
+        if name.endswith(".gz"):
+            data = gzip.decompress(data)
+        assert data.endswith(b"\n"), name
+        for line in data.splitlines():
+            record = json.loads(line)
+            key = (record["w"], record["i"])
+            seen[key] = seen.get(key, 0) + 1
+            longest = max(longest, len(line) + 1)
+        if name != "app.log":
+            assert len(data) <= limit + longest, f"{name}: {len(data)} bytes"
+    assert [key for key, count in seen.items() if count > 1] == []
+    assert len(seen) == procs * n
+
+
+def test_leftovers_of_a_killed_compressor_are_cleaned_at_the_next_start(tmp_path: Path) -> None:
+    # a process killed while compressing left its temporary file and the original
+    original = tmp_path / "app.2024-01-01_00-00-00_000000.log"
+    original.write_bytes(b"from a process that was killed\n")
+    child = subprocess.Popen(["sleep", "0"])
+    child.wait()  # a pid that is dead now
+    temp = tmp_path / f"{original.name}.gz.{child.pid}.tmp"
+    temp.write_bytes(b"\x1f\x8b half")
+    handler = FileHandler(tmp_path / "app.log", rotation="1 MB", compression="gz")
+    try:
+        assert handler.wait_for_compression(30)
+    finally:
+        handler.close()
+    names = sorted(os.listdir(tmp_path))
+    assert names == sorted([".app.log.lock", "app.log", original.name + ".gz"])
+    assert gzip.decompress((tmp_path / (original.name + ".gz")).read_bytes()) == b"from a process that was killed\n"
+
+
+def test_close_finishes_the_compression_it_started(tmp_path: Path) -> None:
+    handler = FileHandler(tmp_path / "app.log", rotation="2 MB", compression="gz")
+    for i in range(120):  # 12 MB in batches: the writer runs ahead of the compressor
+        handler.write_lines([f"line {i} {j} " + "q" * 86 for j in range(1000)])
+    handler.close()  # no wait_for_compression()
+    names = sorted(os.listdir(tmp_path))
+    rotated = [name for name in names if name.startswith("app.2")]
+    assert len(rotated) == 5 and all(name.endswith(".log.gz") for name in rotated), names
+    assert not [name for name in names if name.endswith(".tmp")]
