@@ -272,3 +272,18 @@ def test_close_finishes_the_compression_it_started(tmp_path: Path) -> None:
     rotated = [name for name in names if name.startswith("app.2")]
     assert len(rotated) == 5 and all(name.endswith(".log.gz") for name in rotated), names
     assert not [name for name in names if name.endswith(".tmp")]
+
+
+def test_a_batch_of_multibyte_lines_is_split_on_whole_lines(tmp_path: Path) -> None:
+    handler = FileHandler(tmp_path / "app.log", rotation=200)
+    lines = [f"{i} " + "é€" * (i % 30) for i in range(300)]  # 2 and 3 bytes a character
+    for k in range(0, 300, 50):
+        handler.write_lines(lines[k : k + 50])
+    handler.close()
+    names = sorted(name for name in os.listdir(tmp_path) if name.startswith("app.2"))
+    found: List[str] = []
+    for name in [*names, "app.log"]:
+        data = (tmp_path / name).read_bytes()
+        assert len(data) <= 200 or data.count(b"\n") == 1, name  # the limit, or one record over it
+        found.extend(data.decode("utf-8").splitlines())  # split between characters: fails to decode
+    assert found == lines

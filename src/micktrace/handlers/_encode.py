@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 #: when asked), the size reported to metrics)
 Encoded = Tuple[bytes, Callable[[], List[int]], int]
 
+_plus_one: Callable[[int], int] = (1).__add__
+
 
 def encode_batch(
     records: Sequence[LogRecord],
@@ -38,11 +40,16 @@ def encode_batch(
     except Exception:
         lines = [safe(r) for r in records]
     data = ("\n".join(lines) + "\n").encode("utf-8", errors)
-    return data, lambda: line_ends(lines, errors), sum(map(len, lines)) + len(lines)
+    return data, lambda: line_ends(lines, errors, len(data)), sum(map(len, lines)) + len(lines)
 
 
-def line_ends(lines: List[str], errors: str) -> List[int]:
-    """The offset after each line of ``"\\n".join(lines) + "\\n"`` in UTF-8."""
+def line_ends(lines: List[str], errors: str, size: int) -> List[int]:
+    """The offset after each line of the lines joined by newlines (and one
+    after the last) in UTF-8, *size* bytes in all: when that is the number of
+    characters, every character is one byte and no line needs encoding again."""
+    ends = list(itertools.accumulate(map(_plus_one, map(len, lines))))
+    if ends and ends[-1] == size:
+        return ends
     return list(itertools.accumulate(len(line.encode("utf-8", errors)) + 1 for line in lines))
 
 
@@ -65,10 +72,9 @@ def _format_bytes(records: Sequence[LogRecord], formatter: Any) -> Optional[byte
 def _record_ends(data: bytes, records: Sequence[LogRecord], formatter: Any) -> List[int]:
     """Where each record ends in *data*: after its newline (a JSON line holds
     no other); else measured record by record."""
-    ends, at = [], data.find(b"\n")
-    while at >= 0:
-        ends.append(at + 1)
-        at = data.find(b"\n", at + 1)
-    if len(ends) == len(records):
+    parts = data.split(b"\n")
+    parts.pop()  # what follows the last newline: nothing
+    ends = list(itertools.accumulate(map(_plus_one, map(len, parts))))
+    if len(ends) == len(records) and data.endswith(b"\n"):
         return ends
     return list(itertools.accumulate(len(formatter.format_bytes(r)) + 1 for r in records))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 #: ``os.fdatasync`` where the platform has it, else ``os.fsync``
 fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
@@ -65,28 +65,30 @@ class PartialWriteError(OSError):
         self.torn = torn
 
 
-def append(fd: int, data: bytes, start: int, stop: int, ends: Callable[[], List[int]]) -> None:
+def append(fd: int, data: bytes, start: int, stop: int, ends: Optional[Callable[[], List[int]]]) -> None:
     """Append ``data[start:stop]`` (whole records) to *fd*, opened with ``O_APPEND``.
 
     If a write fails part-way, the bytes of a record cut short are truncated
-    away, and :class:`PartialWriteError` says which records of *data* are in the file.
-    *ends* gives the end offset of each record in *data*; it is called only
-    on failure (a line of the text format may hold several newlines).
+    away, and :class:`PartialWriteError` says which records of *data* are in
+    the file. *ends* gives the end offset of each record in *data* (None: *data*
+    is one record); it is called only on failure (a line of the text format
+    may hold several newlines).
     """
-    view = memoryview(data)[start:stop]
     done = 0
     try:
-        while done < len(view):
-            done += os.write(fd, view[done:])
+        whole = start == 0 and stop == len(data)
+        done = os.write(fd, data if whole else memoryview(data)[start:stop])
+        while done < stop - start:  # a short write: the rest, or the error that cut it short
+            done += os.write(fd, memoryview(data)[start + done : stop])
     except OSError as exc:
         at = start + done
-        boundaries = ends()
-        whole = bisect.bisect_right(boundaries, at)
-        complete = max(boundaries[whole - 1] if whole else 0, start)
+        boundaries = ends() if ends is not None else [len(data)]
+        count = bisect.bisect_right(boundaries, at)
+        complete = max(boundaries[count - 1] if count else 0, start)
         torn = at > complete
         if torn:
             torn = not _truncate_tail(fd, at - complete)
-        raise PartialWriteError(exc, whole, complete, torn) from exc
+        raise PartialWriteError(exc, count, complete, torn) from exc
 
 
 def _truncate_tail(fd: int, length: int) -> bool:

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from . import _fork
 from ._encode import encode_batch, line_ends
 from ._files import PartialWriteError, append, fdatasync, open_file, write_all
-from ._watch import WATCH_INTERVAL, Watch, names_file
+from ._watch import WATCH_INTERVAL, Watch, names_file, seconds_option
 from .base import Handler
 from .fallback import write_to_fallback
 from .stats import stats_of
@@ -111,8 +111,8 @@ class FileHandler(Handler):
             raise ConfigError(
                 "encoding_errors", encoding_errors, "a codec error handler: backslashreplace, replace, ignore, strict"
             ) from None
-        self._watch = Watch(_seconds_option("watch", watch, allow_zero=True, true_means=WATCH_INTERVAL))
-        self._sync_every = _seconds_option("fsync", fsync, allow_zero=False, true_means=0.0)
+        self._watch = Watch(seconds_option("watch", watch, allow_zero=True, true_means=WATCH_INTERVAL))
+        self._sync_every = seconds_option("fsync", fsync, allow_zero=False, true_means=0.0)
         if not isinstance(utc, bool):
             raise ConfigError("utc", utc, "True or False")
         if clock is not None and not callable(clock):
@@ -246,14 +246,13 @@ class FileHandler(Handler):
 
     # -- writing -----------------------------------------------------------------------
     def write(self, line: str) -> None:
-        data = (line + "\n").encode("utf-8", self.encoding_errors)
-        self._write_bytes(data, False, lambda: [len(data)])
+        self._write_bytes((line + "\n").encode("utf-8", self.encoding_errors), False, None)
 
     def write_lines(self, lines: List[str]) -> None:
         """Raises :class:`PartialWriteError` when only the first ``written`` lines
         made it into the file (whole); no part of the others is in it."""
         data = ("\n".join(lines) + "\n").encode("utf-8", self.encoding_errors)
-        self._write_bytes(data, True, lambda: line_ends(lines, self.encoding_errors))
+        self._write_bytes(data, True, lambda: line_ends(lines, self.encoding_errors, len(data)))
 
     def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
         """Format *records* and write them with one write call. If the disk
@@ -274,7 +273,8 @@ class FileHandler(Handler):
             return exc.bytes
         return size
 
-    def _write_bytes(self, data: bytes, batch: bool, ends: Callable[[], List[int]]) -> None:
+    def _write_bytes(self, data: bytes, batch: bool, ends: Optional[Callable[[], List[int]]]) -> None:
+        """Write *data*, whose records end where *ends* says (None: one record)."""
         with self._lock:
             if self._fd < 0 and self.closed:
                 raise ValueError(f"handler {self.name!r} is closed")
@@ -284,7 +284,9 @@ class FileHandler(Handler):
                 else:
                     if self._fd < 0 or (self._watch.due(batch) and not self._path_is_current()):
                         self._open()
-                    self._append(data, 0, len(data), ends)
+                    if self._torn_ident is not None:
+                        self._end_torn_line()
+                    append(self._fd, data, 0, len(data), ends)
                 self._after_write()
             except OSError as exc:
                 self._note_error(exc)
@@ -296,14 +298,12 @@ class FileHandler(Handler):
                         raise exc.cause from None
                 raise
 
-    def _append(self, data: bytes, start: int, stop: int, ends: Callable[[], List[int]]) -> None:
-        if self._torn_ident is not None:
-            if self._torn_ident == self._ident:
-                write_all(self._fd, b"\n")
-            self._torn_ident = None
-        append(self._fd, data, start, stop, ends)
+    def _end_torn_line(self) -> None:
+        if self._torn_ident == self._ident:
+            write_all(self._fd, b"\n")
+        self._torn_ident = None
 
-    def _write_rotating(self, data: bytes, batch: bool, ends: Callable[[], List[int]]) -> None:
+    def _write_rotating(self, data: bytes, batch: bool, ends: Optional[Callable[[], List[int]]]) -> None:
         # The exclusive lock covers check-and-write: a rotation can never slip
         # between them (no line lands in a file already rotated, compressed or
         # deleted), and the size seen is the size written to (files hold the limit).
@@ -313,30 +313,41 @@ class FileHandler(Handler):
         try:
             if self._fd < 0 or lock.generation() != self._generation or self._watch.due(batch):
                 self._reopen_if_moved(lock)  # another process rotated, or logrotate, or deleted
-            known: List[List[int]] = []
-
-            def record_ends() -> List[int]:
-                if not known:
-                    known.append(ends())
-                return known[0]
-
-            pos, idle_rotations = 0, 0
-            while pos < len(data):
-                stop = self._stop_for_this_file(data, pos, record_ends)
-                if stop == pos:  # nothing more goes into this file: rotate first
-                    if idle_rotations < 3 and self._rotate(lock):
-                        idle_rotations += 1
-                        continue
-                    stop = len(data)  # rotation failed: the rest goes on into this file
-                self._append(data, pos, stop, record_ends)
-                pos, idle_rotations = stop, 0
+            stop = self._stop_for_this_file(data, 0, None)
+            if stop == len(data):  # the common case: all of it into this file
+                if self._torn_ident is not None:
+                    self._end_torn_line()
+                append(self._fd, data, 0, stop, ends)
+            else:
+                self._write_across(data, stop, ends, lock)
         finally:
             lock.release()
 
-    def _stop_for_this_file(self, data: bytes, pos: int, ends: Callable[[], List[int]]) -> int:
+    def _write_across(self, data: bytes, stop: int, ends: Optional[Callable[[], List[int]]], lock: FileLock) -> None:
+        """Write *data* into as many files as the limit takes, rotating
+        between them; *stop*: where the current file's share ends."""
+        known = (ends() if ends is not None else [len(data)]).copy
+        if stop < 0:  # it does not all fit: where to split
+            stop = self._stop_for_this_file(data, 0, known)
+        pos, idle = 0, 0
+        while pos < len(data):
+            if stop == pos:  # nothing more goes into this file: rotate first
+                if idle < 3 and self._rotate(lock):
+                    idle += 1
+                    stop = self._stop_for_this_file(data, pos, known)
+                    continue
+                stop = len(data)  # rotation failed: the rest goes on into this file
+            if self._torn_ident is not None:
+                self._end_torn_line()
+            append(self._fd, data, pos, stop, known)
+            pos, idle = stop, 0
+            stop = self._stop_for_this_file(data, pos, known) if pos < len(data) else pos
+
+    def _stop_for_this_file(self, data: bytes, pos: int, ends: Optional[Callable[[], List[int]]]) -> int:
         """How far into *data* the current file takes records (whole ones): to
         the end, or to the last record that keeps it within the size limit, or
-        *pos* when it is time to rotate first."""
+        *pos* when it is time to rotate first; -1 when it does not all fit and
+        *ends* (where the records end) is not given."""
         if self._rotation_paused_until and time.monotonic() < self._rotation_paused_until:
             return len(data)
         if self._rotate_at is not None and self._clock() >= self._rotate_at:
@@ -347,6 +358,8 @@ class FileHandler(Handler):
         room = self._max_bytes - size
         if len(data) - pos <= room:
             return len(data)
+        if ends is None:
+            return -1
         boundaries = ends()
         fits = bisect.bisect_right(boundaries, pos + room)
         if fits and boundaries[fits - 1] > pos:
@@ -476,17 +489,3 @@ class FileHandler(Handler):
         self._lock = threading.Lock()
         if self._compressor is not None:
             self._compressor.after_fork()
-
-
-def _seconds_option(key: str, value: Any, allow_zero: bool, true_means: float) -> Optional[float]:
-    """``True`` -> *true_means*, ``False`` -> None (never), a number -> itself."""
-    if value is True:
-        return true_means
-    if value is False or value is None:
-        return None
-    if isinstance(value, (int, float)) and (value > 0 or (allow_zero and value == 0)):
-        return float(value)
-    allowed = "True, False, or seconds between checks (a number >= 0)"
-    if key == "fsync":
-        allowed = "False (leave it to the OS), True (after every write), or seconds between syncs (> 0)"
-    raise ConfigError(key, value, allowed)

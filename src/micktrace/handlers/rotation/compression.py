@@ -214,6 +214,8 @@ class Compressor:
         self.on_error = on_error
         self.compressed = 0
         self._init_runtime()
+        _live.add(self)
+        _hook_exit()  # now, at configure time: at exit it then runs after micktrace's final flush
 
     def _init_runtime(self) -> None:
         self._cond = threading.Condition(threading.Lock())
@@ -229,8 +231,7 @@ class Compressor:
         with self._cond:
             self._pending = True
             if self._thread is None and not _exiting:
-                _live.add(self)
-                _hook_exit()
+                _hook_exit()  # in a forked child: its own finalizer
                 self._thread = threading.Thread(target=self._run, name="micktrace-compress", daemon=True)
                 self._thread.start()
 
