@@ -3,9 +3,12 @@
 * A disk that fills up (a small tmpfs mounted by a fixture, and RLIMIT_FSIZE in
   a subprocess): every record ends up in exactly one place, the file or the
   fallback, and the file never holds a torn record.
-* Several processes rotating and compressing one file, then ``shutdown()``:
-  no temporary file left, every rotated file compressed, no rotated file over
-  the limit (plus one record), every record present exactly once.
+* Compression: ``close()`` finishes what it started, and what a killed
+  process left (its temporary file, the original) is cleaned up and compressed
+  at the next start. (Four processes rotating, compressing and calling
+  ``shutdown()``: ``test_four_processes_rotate_compress_and_shut_down`` in
+  test_file_handler.py.)
+* A batch crossing the size limit is split on whole records.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -187,62 +190,8 @@ def test_a_write_cut_short_is_rolled_back_to_the_last_whole_line(tmp_path: Path)
 
 
 # ---------------------------------------------------------------------------
-# several processes rotating and compressing one file, then shutdown()
-
-ROTATED_GZ = re.compile(r"^app\.\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{6}\.log\.gz$")
-
-FOUR = r"""
-import multiprocessing, sys
-import micktrace
-
-path, n, procs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-micktrace.configure(format="json", handlers=[{
-    "type": "file", "path": path, "rotation": "300 KB", "compression": "gz",
-    "dispatch": {"batch_size": 500, "block_timeout": 60},
-}])
-
-def work(w):
-    log = micktrace.get_logger(f"worker{w}")
-    for i in range(n):
-        log.info("request handled", w=w, i=i, path="/api/items", status=200, pad="z" * (i % 40))
-    micktrace.shutdown()  # and nothing else: no wait_for_compression()
-
-ctx = multiprocessing.get_context("fork")
-children = [ctx.Process(target=work, args=(w,)) for w in range(procs)]
-for child in children:
-    child.start()
-for child in children:
-    child.join()
-print(",".join(str(child.exitcode) for child in children))
-"""
-
-
-def test_four_processes_rotate_and_compress_then_shutdown(tmp_path: Path) -> None:
-    procs, n, limit = 4, 20_000, 300_000
-    proc = run_python(FOUR, str(tmp_path / "app.log"), str(n), str(procs), timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip() == ",".join(["0"] * procs)
-    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
-    assert not [name for name in names if name.endswith(".tmp")], names
-    rotated = [name for name in names if name != "app.log"]
-    assert len(rotated) > 10
-    assert all(ROTATED_GZ.match(name) for name in rotated), names  # every rotated file compressed
-    seen: Dict[Tuple[int, int], int] = {}
-    longest = 0
-    for name in [*rotated, "app.log"]:
-        data = (tmp_path / name).read_bytes()
-        if name.endswith(".gz"):
-            data = gzip.decompress(data)
-        assert data.endswith(b"\n"), name
-        for line in data.splitlines():
-            record = json.loads(line)
-            key = (record["w"], record["i"])
-            seen[key] = seen.get(key, 0) + 1
-            longest = max(longest, len(line) + 1)
-        if name != "app.log":
-            assert len(data) <= limit + longest, f"{name}: {len(data)} bytes"
-    assert [key for key, count in seen.items() if count > 1] == []
-    assert len(seen) == procs * n
+# compression after shutdown() and after a process was killed (four processes
+# rotating, compressing and shutting down: test_file_handler.py)
 
 
 def test_leftovers_of_a_killed_compressor_are_cleaned_at_the_next_start(tmp_path: Path) -> None:
