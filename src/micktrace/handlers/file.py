@@ -37,9 +37,6 @@ if TYPE_CHECKING:
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: seconds close() waits for the compression of rotated files; what is left
-#: then is cut short cleanly and compressed by the next handler to start
-COMPRESSION_CLOSE_WAIT = 10.0
 #: seconds a failed rotation waits before it is tried again (the records keep going to the current file)
 ROTATION_RETRY = 5.0
 
@@ -477,8 +474,8 @@ class FileHandler(Handler):
             if self._file_lock is not None:
                 self._file_lock.close()
         super().close()
-        if self._compressor is not None:  # finish (or cut short, to resume at the next start)
-            self._compressor.finish(COMPRESSION_CLOSE_WAIT)
+        if self._compressor is not None:  # within FINISH_WAIT, or cut short to resume at the next start
+            self._compressor.finish()
 
     def after_fork(self) -> None:
         pid = os.getpid()
