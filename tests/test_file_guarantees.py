@@ -1,8 +1,9 @@
 """The file handler's delivery guarantees under pressure, tested for real.
 
-* A disk that fills up (a small tmpfs mounted by a fixture, and RLIMIT_FSIZE in
-  a subprocess): every record ends up in exactly one place, the file or the
-  fallback, and the file never holds a torn record.
+* A disk that fills up (a small tmpfs mounted by a fixture; RLIMIT_FSIZE in a
+  subprocess, which needs no root, is in test_file_handler.py): every record
+  ends up in exactly one place, the file or the fallback, and the file never
+  holds a torn record.
 * Compression: ``close()`` finishes what it started, and what a killed
   process left (its temporary file, the original) is cleaned up and compressed
   at the next start. (Four processes rotating, compressing and calling
@@ -146,47 +147,6 @@ def test_disk_full_every_record_in_exactly_one_place(small_fs: Path, fmt: str, d
     sent = _assert_each_record_in_one_place(small_fs, out, n, fmt)
     assert 0 < sent < n  # the disk did fill up, and it held what fitted
     assert "No space left on device" in proc.stderr  # reported
-
-
-FSIZE = r"""
-import json, resource, signal, sys
-from micktrace.handlers.file import FileHandler, PartialWriteError
-
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
-path = sys.argv[1]
-soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-handler = FileHandler(path)
-batch = [f"line {i:02d} " + "x" * 38 for i in range(30)]  # 47 bytes a line
-out = {}
-resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))  # 21 lines and 13 bytes fit
-try:
-    handler.write_lines(batch)
-except PartialWriteError as exc:
-    out["written"] = exc.written
-    out["errno"] = exc.errno
-try:
-    handler.write("one more " + "z" * 40)  # cut short after 13 bytes: taken back whole
-except OSError as exc:
-    out["single"] = [type(exc).__name__, exc.errno]
-resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-handler.write_lines(batch[out["written"]:])  # the caller sends on what was not written
-handler.write("next")
-handler.close()
-print(json.dumps(out))
-"""
-
-
-def test_a_write_cut_short_is_rolled_back_to_the_last_whole_line(tmp_path: Path) -> None:
-    import errno
-
-    path = tmp_path / "app.log"
-    proc = run_python(FSIZE, str(path))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout)
-    assert out["written"] == 21 and out["errno"] == errno.EFBIG
-    assert out["single"] == ["OSError", errno.EFBIG]
-    batch = [f"line {i:02d} " + "x" * 38 for i in range(30)]
-    assert path.read_text().splitlines() == [*batch, "next"]  # every line once, none torn
 
 
 # ---------------------------------------------------------------------------

@@ -795,8 +795,12 @@ except OSError as exc:
     out["error"] = exc.errno
     out["written"] = exc.written
 out["last_error"] = handler.last_error
+try:
+    handler.write("one more " + "z" * 40)  # cut short after 13 bytes: taken back whole
+except OSError as exc:
+    out["single"] = [type(exc).__name__, exc.errno]
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-handler.write_lines(batch[out["written"]:])
+handler.write_lines(batch[out["written"]:])  # the caller sends on what was not written
 handler.write("next")
 handler.close()
 
@@ -829,7 +833,8 @@ def test_disk_full_partial_batch_and_recovery(tmp_path: Path) -> None:
     batch = [f"line {i:02d} " + "x" * 38 for i in range(30)]
     # 1000 bytes fit: 21 whole lines and 13 bytes of the 22nd, which are taken back
     assert out["written"] == 21
-    assert lines == [*batch, "next"]
+    assert out["single"] == ["OSError", errno.EFBIG]  # one record: nothing of it written, a plain error
+    assert lines == [*batch, "next"]  # every line once, none torn
     assert out["fallback"] == ["does not fit"]
     assert out["health"] == "failing" and out["health_after"] != "failing"
     assert [json.loads(line)["message"] for line in path.read_text().splitlines()] == ["fits", "space again"]
