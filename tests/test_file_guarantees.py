@@ -31,13 +31,11 @@ from micktrace.handlers.file import FileHandler
 # a disk that fills up
 
 
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs: it fills up for real (ENOSPC, short writes)."""
+def _mount_tmpfs(tmp_path: Path, options: str) -> Iterator[Path]:
     mount_point = tmp_path / "small"
     mount_point.mkdir()
     proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0777", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", f"{options},mode=0777", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
     )
@@ -50,6 +48,18 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: it fills up for real (ENOSPC, short writes)."""
+    yield from _mount_tmpfs(tmp_path, "size=256k")
+
+
+@pytest.fixture
+def few_inodes_fs(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs with room for three inodes: its root, the lock file and app.log."""
+    yield from _mount_tmpfs(tmp_path, "size=1m,nr_inodes=3")
 
 
 FILL = r"""
@@ -147,6 +157,40 @@ def test_disk_full_every_record_in_exactly_one_place(small_fs: Path, fmt: str, d
     sent = _assert_each_record_in_one_place(small_fs, out, n, fmt)
     assert 0 < sent < n  # the disk did fill up, and it held what fitted
     assert "No space left on device" in proc.stderr  # reported
+
+
+NO_NEW_FILE = r"""
+import json, sys
+import micktrace
+from micktrace.formatters.json import JSONFormatter
+from micktrace.handlers.file import FileHandler
+from micktrace.handlers.memory import MemoryHandler
+from micktrace.handlers.stats import stats_of
+
+memory, fallback = MemoryHandler(), MemoryHandler()
+micktrace.configure(format="json", dispatch="sync", fallback=fallback, handlers=[memory])
+log = micktrace.get_logger("split")
+for i in range(40):
+    log.info("record", i=i)
+records = memory.records
+handler = FileHandler(sys.argv[1], rotation="1 KB", formatter=JSONFormatter())
+handler.handle_batch(records[:5])  # about 550 bytes
+handler.handle_batch(records[5:])  # crosses the limit: split, rotate, no new file
+stats = stats_of(handler)
+print(json.dumps({"fallback": [r.data["i"] for r in fallback.records], "counted": stats.fallback,
+                  "dropped": stats.dropped, "failed": stats.failed}))
+"""
+
+
+def test_a_batch_split_at_the_limit_when_the_new_file_cannot_be_created(few_inodes_fs: Path) -> None:
+    # the first part goes into the current file, which is rotated; creating the
+    # new one fails (no inode left): the rest goes to the fallback, and only the rest
+    proc = run_python(NO_NEW_FILE, str(few_inodes_fs / "app.log"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    sent = _assert_each_record_in_one_place(few_inodes_fs, out, 40, "json")
+    assert 0 < sent < 35 and out["failed"] == 1
+    assert [p.name for p in few_inodes_fs.iterdir() if p.name.startswith("app.2")]  # it did rotate
 
 
 # ---------------------------------------------------------------------------

@@ -327,18 +327,25 @@ class FileHandler(Handler):
         if stop < 0:  # it does not all fit: where to split
             stop = self._stop_for_this_file(data, 0, known)
         pos, idle = 0, 0
-        while pos < len(data):
-            if stop == pos:  # nothing more goes into this file: rotate first
-                if idle < 3 and self._rotate(lock):
-                    idle += 1
-                    stop = self._stop_for_this_file(data, pos, known)
-                    continue
-                stop = len(data)  # rotation failed: the rest goes on into this file
-            if self._torn_ident is not None:
-                self._end_torn_line()
-            append(self._fd, data, pos, stop, known)
-            pos, idle = stop, 0
-            stop = self._stop_for_this_file(data, pos, known) if pos < len(data) else pos
+        try:
+            while pos < len(data):
+                if stop == pos:  # nothing more goes into this file: rotate first
+                    if idle < 3 and self._rotate(lock):
+                        idle += 1
+                        stop = self._stop_for_this_file(data, pos, known)
+                        continue
+                    stop = len(data)  # rotation failed: the rest goes on into this file
+                if self._torn_ident is not None:
+                    self._end_torn_line()
+                append(self._fd, data, pos, stop, known)
+                pos, idle = stop, 0
+                stop = self._stop_for_this_file(data, pos, known) if pos < len(data) else pos
+        except PartialWriteError:
+            raise
+        except OSError as exc:  # opening the new file failed: the records before it are written
+            if pos:
+                raise PartialWriteError(exc, bisect.bisect_right(known(), pos), pos, False) from exc
+            raise
 
     def _stop_for_this_file(self, data: bytes, pos: int, ends: Optional[Callable[[], List[int]]]) -> int:
         """How far into *data* the current file takes records (whole ones): to
