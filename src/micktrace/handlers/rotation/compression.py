@@ -135,10 +135,13 @@ def remove_if_abandoned(path: str) -> bool:
         os.close(fd)
 
 
-def _names_fd(path: str, fd: int) -> bool:
+def _lock_new_temp(path: str, fd: int) -> bool:
+    """Lock the temporary file just created (held until it is swapped in).
+    False if another compressor found it in between and removes it."""
     try:
+        _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
         st, mine = os.stat(path), os.fstat(fd)
-    except FileNotFoundError:
+    except (BlockingIOError, FileNotFoundError):
         return False
     return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
 
@@ -311,11 +314,9 @@ class Compressor:
                 return  # another compressor of this process has it
             done = False
             try:
-                if _fcntl is not None:
-                    _fcntl.flock(out, _fcntl.LOCK_EX | _fcntl.LOCK_NB)  # held until swapped in
-                    if not _names_fd(temp, out):  # found unlocked and removed meanwhile: the finder has it
-                        done = True
-                        return
+                if _fcntl is not None and not _lock_new_temp(temp, out):
+                    done = True  # found not yet locked, and taken for abandoned: the finder does the work
+                    return
                 os.fchmod(out, self.permissions)
                 self._copy(src, out)
                 done = True
