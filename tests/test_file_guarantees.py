@@ -240,3 +240,19 @@ def test_a_batch_of_multibyte_lines_is_split_on_whole_lines(tmp_path: Path) -> N
         assert len(data) <= 200 or data.count(b"\n") == 1, name  # the limit, or one record over it
         found.extend(data.decode("utf-8").splitlines())  # split between characters: fails to decode
     assert found == lines
+
+
+def test_a_batch_of_records_of_several_lines_is_split_on_whole_records(tmp_path: Path) -> None:
+    handler = FileHandler(tmp_path / "app.log", rotation=300)
+    records = [f"record {i}" + "".join(f"\n  detail {i}.{j}" for j in range(i % 4)) for i in range(60)]
+    for k in range(0, 60, 20):
+        handler.write_lines(records[k : k + 20])
+    handler.close()
+    names = sorted(name for name in os.listdir(tmp_path) if name.startswith("app.2"))
+    found: List[str] = []
+    for name in [*names, "app.log"]:
+        text = (tmp_path / name).read_text()
+        assert len(text) <= 300, name
+        assert text.startswith("record "), f"{name} starts inside a record"
+        found.extend("record " + block for block in text[len("record ") :].rstrip("\n").split("\nrecord "))
+    assert found == records

@@ -7,17 +7,64 @@ May import the standard library and :mod:`micktrace.record` (types only).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from ..record import LogRecord
 
-#: a batch ready to write: (its bytes, where each record ends in them (computed
-#: when asked), the size reported to metrics)
-Encoded = Tuple[bytes, Callable[[], List[int]], int]
-
 _plus_one: Callable[[int], int] = (1).__add__
+
+
+class RecordEnds:
+    """Where each record of a write ends in its bytes, found only when asked:
+    when a size rotation splits the write, or a full disk cuts it short.
+
+    While the bytes hold one line per record (JSON, and text records without
+    a traceback), a split point is found by searching for a newline, without
+    measuring every record."""
+
+    __slots__ = ("_count", "_data", "_ends", "_measure", "_one_line")
+
+    def __init__(self, data: bytes, count: int, measure: Callable[[], List[int]]) -> None:
+        self._data = data
+        self._count = count
+        self._measure = measure
+        self._ends: Optional[List[int]] = None
+        self._one_line: Optional[bool] = None
+
+    def all(self) -> List[int]:
+        """The offset after each record."""
+        if self._ends is None:
+            self._ends = self._measure()
+        return self._ends
+
+    def _lines(self) -> bool:
+        if self._one_line is None:
+            data = self._data
+            self._one_line = data.endswith(b"\n") and data.count(b"\n") == self._count
+        return self._one_line
+
+    def last_within(self, pos: int, limit: int) -> int:
+        """The end of the last record ending after *pos* and by *limit*; *pos* if none does."""
+        if self._lines():
+            at = self._data.rfind(b"\n", pos, limit)
+            return at + 1 if at >= 0 else pos
+        ends = self.all()
+        i = bisect.bisect_right(ends, limit)
+        return ends[i - 1] if i and ends[i - 1] > pos else pos
+
+    def first_after(self, pos: int) -> int:
+        """The end of the record that starts at *pos*."""
+        if self._lines():
+            return self._data.index(b"\n", pos) + 1
+        ends = self.all()
+        return ends[bisect.bisect_right(ends, pos)]
+
+
+#: a batch ready to write: its bytes, where its records end, the size reported to metrics
+Encoded = Tuple[bytes, RecordEnds, int]
 
 
 def encode_batch(
@@ -34,13 +81,14 @@ def encode_batch(
     data = _format_bytes(records, formatter)
     if data is not None:
         raw = data
-        return data, lambda: _record_ends(raw, records, formatter), len(data)
+        return data, RecordEnds(data, len(records), lambda: _record_ends(raw, records, formatter)), len(data)
     try:
         lines = [fast(r) for r in records]
     except Exception:
         lines = [safe(r) for r in records]
     data = ("\n".join(lines) + "\n").encode("utf-8", errors)
-    return data, lambda: line_ends(lines, errors, len(data)), sum(map(len, lines)) + len(lines)
+    ends = RecordEnds(data, len(lines), lambda: line_ends(lines, errors, len(data)))
+    return data, ends, sum(map(len, lines)) + len(lines)
 
 
 def line_ends(lines: List[str], errors: str, size: int) -> List[int]:

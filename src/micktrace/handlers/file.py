@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 from .._report import report
 from ..errors import ConfigError
 from . import _fork
-from ._encode import encode_batch, line_ends
+from ._encode import RecordEnds, encode_batch, line_ends
 from ._files import PartialWriteError, append, fdatasync, open_file, write_all
 from ._watch import WATCH_INTERVAL, Watch, names_file, seconds_option
 from .base import Handler
@@ -249,7 +249,9 @@ class FileHandler(Handler):
         """Raises :class:`PartialWriteError` when only the first ``written`` lines
         made it into the file (whole); no part of the others is in it."""
         data = ("\n".join(lines) + "\n").encode("utf-8", self.encoding_errors)
-        self._write_bytes(data, True, lambda: line_ends(lines, self.encoding_errors, len(data)))
+        self._write_bytes(
+            data, True, RecordEnds(data, len(lines), lambda: line_ends(lines, self.encoding_errors, len(data)))
+        )
 
     def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
         """Format *records* and write them with one write call. If the disk
@@ -270,7 +272,7 @@ class FileHandler(Handler):
             return exc.bytes
         return size
 
-    def _write_bytes(self, data: bytes, batch: bool, ends: Optional[Callable[[], List[int]]]) -> None:
+    def _write_bytes(self, data: bytes, batch: bool, ends: Optional[RecordEnds]) -> None:
         """Write *data*, whose records end where *ends* says (None: one record)."""
         with self._lock:
             if self._fd < 0 and self.closed:
@@ -283,7 +285,7 @@ class FileHandler(Handler):
                         self._open()
                     if self._torn_ident is not None:
                         self._end_torn_line()
-                    append(self._fd, data, 0, len(data), ends)
+                    append(self._fd, data, 0, len(data), ends.all if ends is not None else None)
                 self._after_write()
             except OSError as exc:
                 self._note_error(exc)
@@ -300,7 +302,7 @@ class FileHandler(Handler):
             write_all(self._fd, b"\n")
         self._torn_ident = None
 
-    def _write_rotating(self, data: bytes, batch: bool, ends: Optional[Callable[[], List[int]]]) -> None:
+    def _write_rotating(self, data: bytes, batch: bool, ends: Optional[RecordEnds]) -> None:
         # The exclusive lock covers check-and-write: a rotation can never slip
         # between them (no line lands in a file already rotated, compressed or
         # deleted), and the size seen is the size written to (files hold the limit).
@@ -314,16 +316,16 @@ class FileHandler(Handler):
             if stop == len(data):  # the common case: all of it into this file
                 if self._torn_ident is not None:
                     self._end_torn_line()
-                append(self._fd, data, 0, stop, ends)
+                append(self._fd, data, 0, stop, ends.all if ends is not None else None)
             else:
                 self._write_across(data, stop, ends, lock)
         finally:
             lock.release()
 
-    def _write_across(self, data: bytes, stop: int, ends: Optional[Callable[[], List[int]]], lock: FileLock) -> None:
+    def _write_across(self, data: bytes, stop: int, ends: Optional[RecordEnds], lock: FileLock) -> None:
         """Write *data* into as many files as the limit takes, rotating
         between them; *stop*: where the current file's share ends."""
-        known = (ends() if ends is not None else [len(data)]).copy
+        known = ends if ends is not None else RecordEnds(data, 1, lambda: [len(data)])
         if stop < 0:  # it does not all fit: where to split
             stop = self._stop_for_this_file(data, 0, known)
         pos, idle = 0, 0
@@ -337,17 +339,17 @@ class FileHandler(Handler):
                     stop = len(data)  # rotation failed: the rest goes on into this file
                 if self._torn_ident is not None:
                     self._end_torn_line()
-                append(self._fd, data, pos, stop, known)
+                append(self._fd, data, pos, stop, known.all)
                 pos, idle = stop, 0
                 stop = self._stop_for_this_file(data, pos, known) if pos < len(data) else pos
         except PartialWriteError:
             raise
         except OSError as exc:  # opening the new file failed: the records before it are written
             if pos:
-                raise PartialWriteError(exc, bisect.bisect_right(known(), pos), pos, False) from exc
+                raise PartialWriteError(exc, bisect.bisect_right(known.all(), pos), pos, False) from exc
             raise
 
-    def _stop_for_this_file(self, data: bytes, pos: int, ends: Optional[Callable[[], List[int]]]) -> int:
+    def _stop_for_this_file(self, data: bytes, pos: int, ends: Optional[RecordEnds]) -> int:
         """How far into *data* the current file takes records (whole ones): to
         the end, or to the last record that keeps it within the size limit, or
         *pos* when it is time to rotate first; -1 when it does not all fit and
@@ -364,13 +366,10 @@ class FileHandler(Handler):
             return len(data)
         if ends is None:
             return -1
-        boundaries = ends()
-        fits = bisect.bisect_right(boundaries, pos + room)
-        if fits and boundaries[fits - 1] > pos:
-            return boundaries[fits - 1]
-        if size == 0:  # a record larger than the limit: a file of its own
-            return boundaries[bisect.bisect_right(boundaries, pos)]
-        return pos
+        stop = ends.last_within(pos, pos + room)
+        if stop == pos and size == 0:  # a record larger than the limit: a file of its own
+            return ends.first_after(pos)
+        return stop
 
     def _reopen_if_moved(self, lock: FileLock) -> None:
         if self._fd < 0 or not self._path_is_current():
