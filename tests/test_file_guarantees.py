@@ -227,32 +227,22 @@ def test_close_finishes_the_compression_it_started(tmp_path: Path) -> None:
     assert not [name for name in names if name.endswith(".tmp")]
 
 
-def test_a_batch_of_multibyte_lines_is_split_on_whole_lines(tmp_path: Path) -> None:
-    handler = FileHandler(tmp_path / "app.log", rotation=200)
-    lines = [f"{i} " + "é€" * (i % 30) for i in range(300)]  # 2 and 3 bytes a character
+MULTIBYTE = [f"line {i} " + "é€" * (i % 30) for i in range(300)]  # 2 and 3 bytes a character
+SEVERAL_LINES = [f"line {i}" + "".join(f"\n  detail {i}.{j}" for j in range(i % 4)) for i in range(300)]
+
+
+@pytest.mark.parametrize("records", [MULTIBYTE, SEVERAL_LINES], ids=["multibyte", "several-lines"])
+def test_a_batch_is_split_at_the_limit_on_whole_records(tmp_path: Path, records: List[str]) -> None:
+    handler = FileHandler(tmp_path / "app.log", rotation=300)
     for k in range(0, 300, 50):
-        handler.write_lines(lines[k : k + 50])
+        handler.write_lines(records[k : k + 50])
     handler.close()
     names = sorted(name for name in os.listdir(tmp_path) if name.startswith("app.2"))
     found: List[str] = []
     for name in [*names, "app.log"]:
         data = (tmp_path / name).read_bytes()
-        assert len(data) <= 200 or data.count(b"\n") == 1, name  # the limit, or one record over it
-        found.extend(data.decode("utf-8").splitlines())  # split between characters: fails to decode
-    assert found == lines
-
-
-def test_a_batch_of_records_of_several_lines_is_split_on_whole_records(tmp_path: Path) -> None:
-    handler = FileHandler(tmp_path / "app.log", rotation=300)
-    records = [f"record {i}" + "".join(f"\n  detail {i}.{j}" for j in range(i % 4)) for i in range(60)]
-    for k in range(0, 60, 20):
-        handler.write_lines(records[k : k + 20])
-    handler.close()
-    names = sorted(name for name in os.listdir(tmp_path) if name.startswith("app.2"))
-    found: List[str] = []
-    for name in [*names, "app.log"]:
-        text = (tmp_path / name).read_text()
-        assert len(text) <= 300, name
-        assert text.startswith("record "), f"{name} starts inside a record"
-        found.extend("record " + block for block in text[len("record ") :].rstrip("\n").split("\nrecord "))
+        assert len(data) <= 300, name
+        text = data.decode("utf-8")  # split between a character's bytes: fails to decode
+        assert text.startswith("line "), f"{name} starts inside a record"
+        found.extend("line " + block for block in text[len("line ") :].rstrip("\n").split("\nline "))
     assert found == records
