@@ -304,16 +304,21 @@ def test_size_rotation_names_sort_in_order_and_files_stay_under_the_limit(tmp_pa
     assert all_lines(tmp_path) == expected  # name order is rotation order; nothing lost or repeated
 
 
-def test_a_batch_larger_than_the_limit_gets_a_file_of_its_own(tmp_path: Path) -> None:
+def test_a_batch_crossing_the_limit_is_split_at_the_rotation_point(tmp_path: Path) -> None:
     handler = FileHandler(tmp_path / "app.log", rotation=100)
     handler.write("small")
     big = [f"line {i}" for i in range(50)]
-    handler.write_lines(big)
-    handler.write("after")
+    handler.write_lines(big)  # fills up the current file, then as many as it takes
+    handler.write_lines(["x" * 250, "after"])  # a record over the limit: a file of its own
     handler.close()
     rotated, contents = log_set(tmp_path)
-    assert [contents[name] for name in rotated] == [b"small\n", ("\n".join(big) + "\n").encode()]
+    assert contents[rotated[0]].startswith(b"small\nline 0\n")
+    for name in rotated[:-2]:  # full: the next line (at most 8 bytes) would not have fitted
+        assert 100 - 8 < len(contents[name]) <= 100, (name, contents[name])
+    assert contents[rotated[-2]] == b"line 49\n"  # the next record did not fit
+    assert contents[rotated[-1]] == b"x" * 250 + b"\n"
     assert contents["app.log"] == b"after\n"
+    assert all_lines(tmp_path) == ["small", *big, "x" * 250, "after"]
 
 
 def test_names_stay_sorted_when_the_clock_goes_back(tmp_path: Path) -> None:
@@ -504,7 +509,6 @@ micktrace.configure(format="json", handlers=[{
     "type": "file", "path": path, "rotation": "300 KB", "compression": "gz",
     "dispatch": {"batch_size": 100, "block_timeout": 60},  # a loaded machine must not drop
 }])
-handler = micktrace.configure().handlers[0]
 micktrace.get_logger("master").info("master ready", w=-1, i=0)
 micktrace.flush()
 
@@ -512,8 +516,7 @@ def work(w):
     log = micktrace.get_logger(f"worker{w}")
     for i in range(n):
         log.info("request handled", w=w, i=i, path="/api/items", status=200)
-    micktrace.flush()
-    assert handler.wait_for_compression(120)
+    micktrace.shutdown()  # and nothing else: shutdown() leaves every rotated file compressed
 
 ctx = multiprocessing.get_context("fork")
 children = [ctx.Process(target=work, args=(w,)) for w in range(procs)]
@@ -525,13 +528,13 @@ print(",".join(str(child.exitcode) for child in children))
 """
 
 
-def test_four_processes_fifty_thousand_records_each_with_size_rotation(tmp_path: Path) -> None:
+def test_four_processes_rotate_compress_and_shut_down(tmp_path: Path) -> None:
     procs, n, limit = 4, 50_000, 300_000
     proc = run_python(PREFORK, str(tmp_path / "app.log"), str(n), str(procs), timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == ",".join(["0"] * procs)
     assert "micktrace" not in proc.stderr, proc.stderr[-3000:]
-    rotated, contents = log_set(tmp_path)
+    rotated, contents = log_set(tmp_path)  # no temporary file left
     assert all(name.endswith(".log.gz") for name in rotated)  # every rotated file compressed
     seen = set()
     longest = 0
@@ -542,15 +545,13 @@ def test_four_processes_fifty_thousand_records_each_with_size_rotation(tmp_path:
         seen.add(key)
         longest = max(longest, len(line) + 1)
     assert len(seen) == procs * n + 1
-    # one rotation per rotation point: a file is rotated only when the next write
-    # (at most one batch) would cross the limit, so a second rotation of a fresh
-    # file would leave a small one behind. Writers check the size under a shared
-    # lock, so the other processes' batches in flight may take a file past the limit.
-    batch = 100 * longest
+    # one rotation per rotation point, and the limit holds: a writer checks the
+    # size and writes under the exclusive lock, and a batch that would cross the
+    # limit is split there, so a file is rotated when its next record does not fit
     total = sum(len(data) for data in contents.values())
-    assert len(rotated) >= total // (limit + (procs - 1) * batch) - 1
+    assert len(rotated) >= total // limit - 1
     for name in rotated:
-        assert limit - batch < len(contents[name]) <= limit + (procs - 1) * batch, name
+        assert limit - longest < len(contents[name]) <= limit, name
 
 
 INDEPENDENT = r"""
@@ -784,7 +785,7 @@ path = sys.argv[1]
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 out = {}
 
-# 1. the handler alone: a batch cut short by a full disk, then retried
+# 1. the handler alone: a batch cut short by a full disk, then the rest sent again
 handler = FileHandler(path + ".direct")
 batch = [f"line {i:02d} " + "x" * 38 for i in range(30)]  # 47 bytes a line
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))
@@ -792,9 +793,14 @@ try:
     handler.write_lines(batch)
 except OSError as exc:
     out["error"] = exc.errno
+    out["written"] = exc.written
 out["last_error"] = handler.last_error
+try:
+    handler.write("one more " + "z" * 40)  # cut short after 13 bytes: taken back whole
+except OSError as exc:
+    out["single"] = [type(exc).__name__, exc.errno]
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-handler.write_lines(batch)  # the dispatcher's retry of the same batch
+handler.write_lines(batch[out["written"]:])  # the caller sends on what was not written
 handler.write("next")
 handler.close()
 
@@ -825,11 +831,10 @@ def test_disk_full_partial_batch_and_recovery(tmp_path: Path) -> None:
     assert out["error"] == errno.EFBIG and "File too large" in out["last_error"]
     lines = Path(str(path) + ".direct").read_text().splitlines()
     batch = [f"line {i:02d} " + "x" * 38 for i in range(30)]
-    # 1000 bytes fit: 21 whole lines and 13 bytes of the 22nd. The retry ends that
-    # fragment and writes from the 22nd on: every record once, whole
-    assert lines[:21] == batch[:21]
-    assert lines[21] == batch[21][:13]
-    assert lines[22:] == [*batch[21:], "next"]
+    # 1000 bytes fit: 21 whole lines and 13 bytes of the 22nd, which are taken back
+    assert out["written"] == 21
+    assert out["single"] == ["OSError", errno.EFBIG]  # one record: nothing of it written, a plain error
+    assert lines == [*batch, "next"]  # every line once, none torn
     assert out["fallback"] == ["does not fit"]
     assert out["health"] == "failing" and out["health_after"] != "failing"
     assert [json.loads(line)["message"] for line in path.read_text().splitlines()] == ["fits", "space again"]

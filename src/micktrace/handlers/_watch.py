@@ -1,15 +1,18 @@
 """Noticing that a log file was moved or deleted underneath the handler
 (logrotate's move-and-create, or a plain ``rm``), so that it reopens the path:
 the ``watch`` interval and the check that the path still names the open file.
+Also the parsing of the handler's interval options (``watch``, ``fsync``).
 
-May import only the standard library.
+May import the standard library and :mod:`micktrace.errors`.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
+
+from ..errors import ConfigError
 
 #: with ``watch=True``: seconds between checks that the path still names the open file
 WATCH_INTERVAL = 1.0
@@ -46,3 +49,17 @@ def names_file(path: str, ident: Optional[Tuple[int, int]]) -> bool:
     except OSError:
         return True  # cannot tell (the directory lost its search permission): keep the open file
     return (st.st_ino, st.st_dev) == ident
+
+
+def seconds_option(key: str, value: Any, allow_zero: bool, true_means: float) -> Optional[float]:
+    """``True`` -> *true_means*, ``False`` -> None (never), a number -> itself."""
+    if value is True:
+        return true_means
+    if value is False or value is None:
+        return None
+    if isinstance(value, (int, float)) and (value > 0 or (allow_zero and value == 0)):
+        return float(value)
+    allowed = "True, False, or seconds between checks (a number >= 0)"
+    if key == "fsync":
+        allowed = "False (leave it to the OS), True (after every write), or seconds between syncs (> 0)"
+    raise ConfigError(key, value, allowed)

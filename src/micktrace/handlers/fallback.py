@@ -23,6 +23,7 @@ from .stats import stats_of
 if TYPE_CHECKING:
     from ..record import LogRecord
 
+
 def write_to_fallback(handler: Any, records: Sequence[LogRecord], reason: Optional[str] = None) -> bool:
     """Put *records* that *handler* could not take on the fallback. True on success."""
     if not records:

@@ -4,8 +4,8 @@ processes writing the same path.
 
 May import the standard library, :mod:`micktrace._report`,
 :mod:`micktrace.errors`, :mod:`micktrace.record` (types only) and these modules of
-:mod:`micktrace.handlers`: ``base``, ``_files``, ``_watch``, ``_fork`` and the ``rotation``
-package (which never imports this module). The rotation package is imported
+:mod:`micktrace.handlers`: ``base``, ``fallback``, ``stats``, ``_encode``, ``_files``, ``_watch``,
+``_fork`` and the ``rotation`` package (which never imports this module). The rotation package is imported
 only by a handler that rotates, retains or compresses, so a plain file handler
 (and ``import micktrace``) does not load it.
 
@@ -15,6 +15,7 @@ one file exactly once without losing or duplicating a record.
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 import time
@@ -23,9 +24,12 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 from .._report import report
 from ..errors import ConfigError
 from . import _fork
-from ._files import fdatasync, open_file
-from ._watch import WATCH_INTERVAL, Watch, names_file
+from ._encode import RecordEnds, encode_batch, line_ends
+from ._files import PartialWriteError, append, fdatasync, open_file, write_all
+from ._watch import WATCH_INTERVAL, Watch, names_file, seconds_option
 from .base import Handler
+from .fallback import write_to_fallback
+from .stats import stats_of
 
 if TYPE_CHECKING:
     from ..record import LogRecord
@@ -104,8 +108,8 @@ class FileHandler(Handler):
             raise ConfigError(
                 "encoding_errors", encoding_errors, "a codec error handler: backslashreplace, replace, ignore, strict"
             ) from None
-        self._watch = Watch(_seconds_option("watch", watch, allow_zero=True, true_means=WATCH_INTERVAL))
-        self._sync_every = _seconds_option("fsync", fsync, allow_zero=False, true_means=0.0)
+        self._watch = Watch(seconds_option("watch", watch, allow_zero=True, true_means=WATCH_INTERVAL))
+        self._sync_every = seconds_option("fsync", fsync, allow_zero=False, true_means=0.0)
         if not isinstance(utc, bool):
             raise ConfigError("utc", utc, "True or False")
         if clock is not None and not callable(clock):
@@ -165,10 +169,8 @@ class FileHandler(Handler):
         self._generation = b""
         self._rotation_paused_until = 0.0
         self._next_sync = 0.0
-        # after a write failed part-way: the file whose last line is cut short,
-        # and the batch whose first complete lines are already in the file
+        # a file whose last line a failed write cut short and could not take back
         self._torn_ident: Optional[Tuple[int, int]] = None
-        self._resume: Optional[Tuple[bytes, int]] = None
 
         if self._max_bytes is not None or self._schedules:
             from . import rotation as _rotation  # loaded only when rotating (see above)
@@ -188,6 +190,8 @@ class FileHandler(Handler):
             except BaseException:
                 self._file_lock.close()
                 raise
+            if self._compressor is not None:
+                self._compressor.resume()  # what an earlier process left uncompressed
         else:
             self._open(truncate=mode == "w")
         if not kwargs.get("name"):
@@ -239,110 +243,139 @@ class FileHandler(Handler):
 
     # -- writing -----------------------------------------------------------------------
     def write(self, line: str) -> None:
-        self._write_bytes((line + "\n").encode("utf-8", self.encoding_errors), False)
-
-    def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
-        """A formatter with ``format_bytes`` (JSON with orjson) writes bytes
-        straight through: no decode and re-encode per record."""
-        format_bytes = getattr(self._formatter, "format_bytes", None)
-        if format_bytes is None:
-            return super().handle_batch(records)
-        if self.filters:
-            records = [r for r in records if all(f(r) for f in self.filters)]
-            if not records:
-                return 0
-        format_batch = getattr(self._formatter, "format_batch", None)
-        try:
-            if format_batch is not None:  # the whole batch at once (JSON with the C speedup)
-                data = format_batch(records if type(records) is list else list(records))
-            else:
-                chunks = [format_bytes(r) for r in records]
-                chunks.append(b"")
-                data = b"\n".join(chunks)
-        except Exception:  # the general path isolates the record that fails
-            return super().handle_batch(records)
-        self._write_bytes(data, True)
-        return len(data)
+        self._write_bytes((line + "\n").encode("utf-8", self.encoding_errors), False, None)
 
     def write_lines(self, lines: List[str]) -> None:
-        self._write_bytes(("\n".join(lines) + "\n").encode("utf-8", self.encoding_errors), True)
+        """Raises :class:`PartialWriteError` when only the first ``written`` lines
+        made it into the file (whole); no part of the others is in it."""
+        data = ("\n".join(lines) + "\n").encode("utf-8", self.encoding_errors)
+        self._write_bytes(
+            data, True, RecordEnds(data, len(lines), lambda: line_ends(lines, self.encoding_errors, len(data)))
+        )
 
-    def _write_bytes(self, data: bytes, batch: bool) -> None:
+    def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
+        """Format *records* and write them with one write call. If the disk
+        fills up part-way, the records written stay in the file, whole, and
+        the others go to the fallback: each record lands in exactly one place."""
+        if self.filters:
+            records = [r for r in records if all(f(r) for f in self.filters)]
+        if not records:
+            return 0
+        data, ends, size = encode_batch(records, self._formatter, self._format, self.format, self.encoding_errors)
+        try:
+            self._write_bytes(data, True, ends)
+        except PartialWriteError as exc:
+            rest = records[exc.written :]
+            stats_of(self).record_failure(exc)
+            report(f"handler {self.name!r}", exc, f"{len(rest)} of {len(records)} records went to the fallback")
+            write_to_fallback(self, rest, f"{type(exc.cause).__name__}: {exc.cause}")
+            return exc.bytes
+        return size
+
+    def _write_bytes(self, data: bytes, batch: bool, ends: Optional[RecordEnds]) -> None:
+        """Write *data*, whose records end where *ends* says (None: one record)."""
         with self._lock:
             if self._fd < 0 and self.closed:
                 raise ValueError(f"handler {self.name!r} is closed")
             try:
                 if self._file_lock is not None:
-                    self._write_rotating(data, batch)
+                    self._write_rotating(data, batch, ends)
                 else:
-                    self._write_plain(data, batch)
+                    if self._fd < 0 or (self._watch.due(batch) and not self._path_is_current()):
+                        self._open()
+                    if self._torn_ident is not None:
+                        self._end_torn_line()
+                    append(self._fd, data, 0, len(data), ends.all if ends is not None else None)
+                self._after_write()
             except OSError as exc:
                 self._note_error(exc)
                 self._close_fd()  # reopen on the next write: the path may be fixed by then
+                if isinstance(exc, PartialWriteError):
+                    if exc.torn:  # the next write ends the fragment first, so its lines start intact
+                        self._torn_ident = self._ident
+                    if not exc.written:
+                        raise exc.cause from None
                 raise
 
-    def _write_plain(self, data: bytes, batch: bool) -> None:
-        if self._fd < 0 or (self._watch.due(batch) and not self._path_is_current()):
-            self._open()
-        self._write_all(data)
-        self._after_write()
+    def _end_torn_line(self) -> None:
+        if self._torn_ident == self._ident:
+            write_all(self._fd, b"\n")
+        self._torn_ident = None
 
-    def _write_rotating(self, data: bytes, batch: bool) -> None:
-        # The shared lock covers check-and-write: a rotation (exclusive lock)
-        # can never slip between them, so no line lands in a file that was
-        # already rotated (and maybe compressed or deleted by retention).
+    def _write_rotating(self, data: bytes, batch: bool, ends: Optional[RecordEnds]) -> None:
+        # The exclusive lock covers check-and-write: a rotation can never slip
+        # between them (no line lands in a file already rotated, compressed or
+        # deleted), and the size seen is the size written to (files hold the limit).
         lock = self._file_lock
         assert lock is not None
-        lock.shared()
+        lock.exclusive(verify=False)
         try:
-            for attempt in range(4):
-                if self._fd < 0 or lock.generation() != self._generation:
-                    self._reopen_if_moved(lock)  # another process rotated
-                elif attempt == 0 and self._watch.due(batch):
-                    self._reopen_if_moved(lock)  # logrotate, or deleted
-                if attempt == 3 or not self._rotation_due(len(data)):
-                    break
-                lock.release()
-                try:
-                    self._rotate(len(data))
-                finally:
-                    lock.shared()
-            self._write_all(data)
-            self._after_write()
+            if self._fd < 0 or lock.generation() != self._generation or self._watch.due(batch):
+                self._reopen_if_moved(lock)  # another process rotated, or logrotate, or deleted
+            stop = self._stop_for_this_file(data, 0, None)
+            if stop == len(data):  # the common case: all of it into this file
+                if self._torn_ident is not None:
+                    self._end_torn_line()
+                append(self._fd, data, 0, stop, ends.all if ends is not None else None)
+            else:
+                self._write_across(data, stop, ends, lock)
         finally:
             lock.release()
+
+    def _write_across(self, data: bytes, stop: int, ends: Optional[RecordEnds], lock: FileLock) -> None:
+        """Write *data* into as many files as the limit takes, rotating
+        between them; *stop*: where the current file's share ends."""
+        known = ends if ends is not None else RecordEnds(data, 1, lambda: [len(data)])
+        if stop < 0:  # it does not all fit: where to split
+            stop = self._stop_for_this_file(data, 0, known)
+        pos, idle = 0, 0
+        try:
+            while pos < len(data):
+                if stop == pos:  # nothing more goes into this file: rotate first
+                    if idle < 3 and self._rotate(lock):
+                        idle += 1
+                        stop = self._stop_for_this_file(data, pos, known)
+                        continue
+                    stop = len(data)  # rotation failed: the rest goes on into this file
+                if self._torn_ident is not None:
+                    self._end_torn_line()
+                append(self._fd, data, pos, stop, known.all)
+                pos, idle = stop, 0
+                stop = self._stop_for_this_file(data, pos, known) if pos < len(data) else pos
+        except PartialWriteError:
+            raise
+        except OSError as exc:  # opening the new file failed: the records before it are written
+            if pos:
+                raise PartialWriteError(exc, bisect.bisect_right(known.all(), pos), pos, False) from exc
+            raise
+
+    def _stop_for_this_file(self, data: bytes, pos: int, ends: Optional[RecordEnds]) -> int:
+        """How far into *data* the current file takes records (whole ones): to
+        the end, or to the last record that keeps it within the size limit, or
+        *pos* when it is time to rotate first; -1 when it does not all fit and
+        *ends* (where the records end) is not given."""
+        if self._rotation_paused_until and time.monotonic() < self._rotation_paused_until:
+            return len(data)
+        if self._rotate_at is not None and self._clock() >= self._rotate_at:
+            return pos
+        if self._max_bytes is None:
+            return len(data)
+        size = os.lseek(self._fd, 0, os.SEEK_END)  # every process's lines, not only ours
+        room = self._max_bytes - size
+        if len(data) - pos <= room:
+            return len(data)
+        if ends is None:
+            return -1
+        stop = ends.last_within(pos, pos + room)
+        if stop == pos and size == 0:  # a record larger than the limit: a file of its own
+            return ends.first_after(pos)
+        return stop
 
     def _reopen_if_moved(self, lock: FileLock) -> None:
         if self._fd < 0 or not self._path_is_current():
             self._open()
-            lock.refresh_shared()
+            lock.refresh()
         self._generation = lock.generation()
-
-    def _write_all(self, data: bytes) -> None:
-        skip = 0
-        resume = self._resume
-        if resume is not None:
-            self._resume = None
-            if resume[0] == data:  # a retry of a batch that failed part-way
-                skip = resume[1]
-        # a line we cut short is ended first, so the next one starts intact
-        prefix = b"\n" if self._torn_ident is not None and self._torn_ident == self._ident else b""
-        payload = prefix + data[skip:] if prefix or skip else data
-        view = memoryview(payload)
-        written = 0
-        try:
-            while written < len(payload):
-                written += os.write(self._fd, view[written:])
-        except OSError:
-            in_file = skip + max(0, written - len(prefix))  # bytes of *data* now in the file
-            if written:
-                self._torn_ident = None
-            if in_file > skip and data[in_file - 1 : in_file] != b"\n":
-                self._torn_ident = self._ident
-            complete = data.rfind(b"\n", 0, in_file) + 1 if in_file else 0
-            self._resume = (data, complete) if complete else None
-            raise
-        self._torn_ident = None
 
     def _after_write(self) -> None:
         every = self._sync_every
@@ -353,59 +386,44 @@ class FileHandler(Handler):
                 fdatasync(self._fd)
 
     # -- rotating ----------------------------------------------------------------------
-    def _rotation_due(self, incoming: int) -> bool:
-        if self._rotation_paused_until and time.monotonic() < self._rotation_paused_until:
-            return False
-        if self._max_bytes is not None:
-            size = os.lseek(self._fd, 0, os.SEEK_END)  # every process's lines, not only ours
-            if size > 0 and size + incoming > self._max_bytes:
-                return True
-        return self._rotate_at is not None and self._clock() >= self._rotate_at
-
-    def _rotate(self, incoming: int) -> None:
-        """Rotate under the exclusive lock, unless another process already did."""
-        lock, names = self._file_lock, self._names
-        assert lock is not None and names is not None
-        lock.exclusive()
+    def _rotate(self, lock: FileLock) -> bool:
+        """With the exclusive lock held: move the file aside and start a new
+        one. False if that failed (retried ROTATION_RETRY seconds later)."""
+        names = self._names
+        assert names is not None
         try:
-            try:
-                st: Optional[os.stat_result] = os.stat(self.path)
-            except (FileNotFoundError, NotADirectoryError):
-                st = None
-            if st is None or self._fd < 0 or (st.st_ino, st.st_dev) != self._ident:
-                # someone rotated first (or the file was moved away): the file at
-                # the path is the current one; the caller judges it afresh
-                self._open()
-                return
-            now = self._clock()
-            by_size = self._max_bytes is not None and st.st_size > 0 and st.st_size + incoming > self._max_bytes
-            by_time = self._rotate_at is not None and now >= self._rotate_at
-            if not (by_size or by_time):
-                return
-            if st.st_size == 0:  # a period with no records leaves no empty rotated file
-                self._rotate_at = self._schedule_after(now)
-                return
-            # named after the moment the file ends: the rotation point it crossed, or now
-            ended = self._rotate_at if by_time and self._rotate_at is not None else now
-            try:
-                target = names.new_name(min(ended, now))
-                if self._sync_every is not None:
-                    fdatasync(self._fd)
-                os.rename(self.path, target)
-            except OSError as exc:
-                self._note_error(exc)
-                self._rotation_paused_until = time.monotonic() + ROTATION_RETRY
-                report(f"handler {self.name!r}", exc, "failed to rotate (writing on to the current file)")
-                return
-            self.rotations += 1
-            self._close_fd()  # it names the rotated file now: never write there again
-            self._open()
-            assert self._ident is not None
-            lock.write_state({"ino": self._ident[0], "dev": self._ident[1], "start": now})
-            self._generation = lock.generation()
-            self._after_rotation(now)
-        finally:
-            lock.release()
+            st: Optional[os.stat_result] = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        if st is None or self._fd < 0 or (st.st_ino, st.st_dev) != self._ident:
+            self._open()  # moved away underneath: the file at the path is the current one
+            lock.refresh()
+            return True
+        now = self._clock()
+        by_time = self._rotate_at is not None and now >= self._rotate_at
+        if st.st_size == 0:  # a period with no records leaves no empty rotated file
+            self._rotate_at = self._schedule_after(now) if self._schedules else None
+            return True
+        # named after the moment the file ends: the rotation point it crossed, or now
+        ended = self._rotate_at if by_time and self._rotate_at is not None else now
+        try:
+            target = names.new_name(min(ended, now))
+            if self._sync_every is not None:
+                fdatasync(self._fd)
+            os.rename(self.path, target)
+        except OSError as exc:
+            self._note_error(exc)
+            self._rotation_paused_until = time.monotonic() + ROTATION_RETRY
+            report(f"handler {self.name!r}", exc, "failed to rotate (writing on to the current file)")
+            return False
+        self.rotations += 1
+        self._close_fd()  # it names the rotated file now: never write there again
+        self._open()
+        assert self._ident is not None
+        lock.write_state({"ino": self._ident[0], "dev": self._ident[1], "start": now})
+        self._generation = lock.generation()
+        self._after_rotation(now)
+        return True
 
     def _after_rotation(self, now: float) -> None:
         if self._max_files is not None or self._max_age is not None:
@@ -462,6 +480,8 @@ class FileHandler(Handler):
             if self._file_lock is not None:
                 self._file_lock.close()
         super().close()
+        if self._compressor is not None:  # within FINISH_WAIT, or cut short to resume at the next start
+            self._compressor.finish()
 
     def after_fork(self) -> None:
         pid = os.getpid()
@@ -472,17 +492,3 @@ class FileHandler(Handler):
         self._lock = threading.Lock()
         if self._compressor is not None:
             self._compressor.after_fork()
-
-
-def _seconds_option(key: str, value: Any, allow_zero: bool, true_means: float) -> Optional[float]:
-    """``True`` -> *true_means*, ``False`` -> None (never), a number -> itself."""
-    if value is True:
-        return true_means
-    if value is False or value is None:
-        return None
-    if isinstance(value, (int, float)) and (value > 0 or (allow_zero and value == 0)):
-        return float(value)
-    allowed = "True, False, or seconds between checks (a number >= 0)"
-    if key == "fsync":
-        allowed = "False (leave it to the OS), True (after every write), or seconds between syncs (> 0)"
-    raise ConfigError(key, value, allowed)

@@ -10,16 +10,24 @@ May import the standard library, :mod:`micktrace.errors`,
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
+import sys
 import threading
 import time
+import weakref
 from typing import Any, Callable, Optional
 
 from ...errors import ConfigError, MissingExtraError
 from .._files import write_all
 from .lock import FileLock
 from .naming import COMPRESSIONS, RotatedNames
+
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows: stale temporary files are told by their age
+    _fcntl = None  # type: ignore[assignment]
 
 _COMPRESSION_ALIASES = {"gzip": "gz", "zst": "zstd", "zstandard": "zstd", "lzma": "xz", "bzip2": "bz2"}
 
@@ -91,32 +99,101 @@ def _compressor_factory(name: str) -> Callable[[], _Stream]:
     return zstd
 
 
-#: a compressor's temporary file untouched this long belongs to a compressor that died
+#: seconds a compressor's :meth:`Compressor.finish` (at close() and at exit)
+#: waits before it cuts the work short, leaving it to the next handler to start
+FINISH_WAIT = 10.0
+#: (without ``flock``) a temporary file untouched this long belongs to a compressor that died
 STALE_AFTER = 600.0
 
 
-def remove_if_stale(path: str) -> bool:
-    """Remove *path* if it has not been written for STALE_AFTER seconds."""
-    try:
-        if time.time() - os.stat(path).st_mtime > STALE_AFTER:
-            os.unlink(path)
+def remove_if_abandoned(path: str) -> bool:
+    """Remove the temporary file *path* if the compressor writing it is gone:
+    a compressor holds an ``flock`` on its temporary file until it is swapped
+    in, and the lock goes with its process. True if *path* is gone now."""
+    if _fcntl is None:
+        try:
+            if time.time() - os.stat(path).st_mtime <= STALE_AFTER:
+                return False
+        except FileNotFoundError:
             return True
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return True
-    return False
+    try:
+        if _fcntl is not None:
+            try:
+                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # its compressor is at work
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return True
+    finally:
+        os.close(fd)
+
+
+def _lock_new_temp(path: str, fd: int) -> bool:
+    """Lock the temporary file just created (held until it is swapped in).
+    False if another compressor found it in between and removes it."""
+    try:
+        _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+        st, mine = os.stat(path), os.fstat(fd)
+    except (BlockingIOError, FileNotFoundError):
+        return False
+    return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
+
+
+class _Aborted(Exception):
+    """finish() ran out of time: stop, leave the original as it is."""
+
+
+_live: weakref.WeakSet[Compressor] = weakref.WeakSet()
+_exiting = False
+_hooked_pid = 0
+
+
+def _finish_all_at_exit() -> None:
+    global _exiting
+    _exiting = True  # a rotation after this leaves its file to the next start
+    for compressor in list(_live):
+        try:
+            compressor.finish()
+        except Exception:
+            pass
+
+
+def _hook_exit() -> None:
+    """Finish (or cut short) the compressions at exit, before the interpreter
+    kills the daemon threads: atexit, and the finalizers a fork-started
+    multiprocessing child runs instead. Once per process."""
+    global _hooked_pid
+    if _hooked_pid == os.getpid():
+        return
+    if not _hooked_pid:
+        atexit.register(_finish_all_at_exit)  # inherited by forked children
+    _hooked_pid = os.getpid()
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _finish_all_at_exit, exitpriority=50)  # after micktrace's flush (100)
 
 
 class Compressor:
     """Compresses rotated files in a daemon thread, started on the first
-    rotation and ended when there is nothing left to do.
+    rotation (or by :meth:`resume` when a handler starts and finds work left)
+    and ended when there is nothing left to do.
 
     Each run compresses every rotated file still uncompressed (oldest first),
     so a file left behind by a process that died mid-way is picked up by the
-    next rotation anywhere. Several processes may try the same file: the
-    temporary output is created with ``O_EXCL`` (one wins, the others skip),
-    and the swap (``rename`` temp -> ``.gz``, ``unlink`` original) happens
-    under the exclusive lock, after checking that retention has not removed
-    the original meanwhile.
+    next rotation, or the next start, anywhere. Several processes may try the
+    same file: each writes its own temporary file, holding an ``flock`` on it
+    (another compressor leaves a locked one alone and removes an unlocked one,
+    whose writer is gone), and the swap (``rename`` temp -> ``.gz``, ``unlink``
+    original) happens under the exclusive lock, after checking that the
+    original is still there (retention, or another compressor, may have
+    removed it meanwhile).
     """
 
     CHUNK = 1 << 20
@@ -140,10 +217,13 @@ class Compressor:
         self.on_error = on_error
         self.compressed = 0
         self._init_runtime()
+        _live.add(self)
+        _hook_exit()  # now, at configure time: at exit it then runs after micktrace's final flush
 
     def _init_runtime(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._pending = False
+        self._abort = False
         self._thread: Optional[threading.Thread] = None
 
     def after_fork(self) -> None:
@@ -153,9 +233,20 @@ class Compressor:
         """Compress whatever is uncompressed, soon, in the background."""
         with self._cond:
             self._pending = True
-            if self._thread is None:
+            if self._thread is None and not _exiting:
+                _hook_exit()  # in a forked child: its own finalizer
                 self._thread = threading.Thread(target=self._run, name="micktrace-compress", daemon=True)
                 self._thread.start()
+
+    def resume(self) -> None:
+        """At a handler's start: compress what an earlier process left
+        uncompressed, and remove the temporary files of compressors that died."""
+        try:
+            found = self.names.scan()
+        except OSError:
+            return
+        if any(temp or not ext for _, _, ext, temp in found):
+            self.request()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait until every requested compression is done; False on timeout."""
@@ -168,10 +259,23 @@ class Compressor:
                 self._cond.wait(remaining)
         return True
 
+    def finish(self, timeout: float = FINISH_WAIT) -> bool:
+        """Wait up to *timeout* for the work requested so far; then cut it
+        short: the file being compressed stays as it was, its temporary file
+        is removed, and the next handler to start compresses it. True if
+        everything was done."""
+        if self.wait(timeout):
+            return True
+        with self._cond:
+            self._abort = True
+        self.wait(FINISH_WAIT)  # the chunk in hand
+        return False
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not self._pending:
+                if not self._pending or self._abort:
+                    self._pending = self._abort = False
                     self._thread = None
                     self._cond.notify_all()
                     return
@@ -183,10 +287,14 @@ class Compressor:
 
     def compress_pending(self) -> None:
         for _, name, ext, temp in self.names.scan():
-            if ext or temp:
-                continue
+            path = os.path.join(self.names.directory, name)
             try:
-                self._compress_one(os.path.join(self.names.directory, name))
+                if temp:
+                    remove_if_abandoned(path)
+                elif not ext:
+                    self._compress_one(path)
+            except _Aborted:
+                return
             except Exception as exc:
                 self.on_error(exc)
 
@@ -206,34 +314,46 @@ class Compressor:
                 return  # another compressor of this process has it
             done = False
             try:
+                if _fcntl is not None and not _lock_new_temp(temp, out):
+                    done = True  # found not yet locked, and taken for abandoned: the finder does the work
+                    return
                 os.fchmod(out, self.permissions)
-                stream = self.make_stream()
-                chunks = [stream.header] if stream.header else []
-                while True:
-                    data = os.read(src, self.CHUNK)
-                    if not data:
-                        break
-                    chunks.append(stream.compress(data))
-                    write_all(out, b"".join(chunks))
-                    chunks = []
-                write_all(out, b"".join([*chunks, stream.finish()]))
-                if self.fsync:
-                    os.fsync(out)
+                self._copy(src, out)
                 done = True
+                self._swap(source, temp, target)
             finally:
+                if not done:  # disk full, a read error, cut short: leave the original as it is
+                    try:
+                        os.unlink(temp)
+                    except FileNotFoundError:
+                        pass
                 os.close(out)
-                if not done:  # disk full, a read error: leave the original as it is
-                    os.unlink(temp)
         finally:
             os.close(src)
-        self._swap(source, temp, target)
+
+    def _copy(self, src: int, out: int) -> None:
+        stream = self.make_stream()
+        chunks = [stream.header] if stream.header else []
+        while True:
+            if self._abort:
+                raise _Aborted()
+            data = os.read(src, self.CHUNK)
+            if not data:
+                break
+            chunks.append(stream.compress(data))
+            write_all(out, b"".join(chunks))
+            chunks = []
+        write_all(out, b"".join([*chunks, stream.finish()]))
+        if self.fsync:
+            os.fsync(out)
 
     def _claimed_elsewhere(self, target: str) -> bool:
-        """True if another live compressor is working on *target* right now."""
+        """True if another live compressor is working on *target* right now
+        (the temporary files of dead ones are removed on the way)."""
         prefix = os.path.basename(target) + "."
         for name in os.listdir(self.names.directory):
             if name.startswith(prefix) and name.endswith(".tmp"):
-                if not remove_if_stale(os.path.join(self.names.directory, name)):
+                if not remove_if_abandoned(os.path.join(self.names.directory, name)):
                     return True
         return False
 
@@ -242,11 +362,17 @@ class Compressor:
         lock.exclusive()
         try:
             if os.path.exists(source):
-                os.replace(temp, target)
+                try:
+                    os.replace(temp, target)
+                except FileNotFoundError:
+                    return  # taken for abandoned before we locked it: its finder compresses the file
                 os.unlink(source)
                 self.compressed += 1
-            else:
-                os.unlink(temp)  # retention removed the original while we worked
+            else:  # retention or another compressor removed the original meanwhile
+                try:
+                    os.unlink(temp)
+                except FileNotFoundError:
+                    pass
         finally:
             lock.release()
             lock.close()

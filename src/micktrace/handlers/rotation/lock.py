@@ -36,8 +36,9 @@ _GEN_DIGITS = 20
 
 class FileLock:
     """An ``flock`` on a hidden sidecar file (``.app.log.lock``) shared by every
-    process writing ``app.log``: writers hold it shared, rotation holds it
-    exclusive.
+    process writing ``app.log``: a writer holds it exclusive around its
+    check-and-write (and the rotation that may come with it); a handler opening
+    the file holds it shared.
 
     The file also holds the state of the current log file: a generation number
     that every rotation increments, then the inode and start time of the file
@@ -76,13 +77,16 @@ class FileLock:
         if _fcntl is not None:
             _fcntl.flock(fd, _fcntl.LOCK_SH)
 
-    def exclusive(self) -> None:
+    def exclusive(self, verify: bool = True) -> None:
+        """Take the exclusive lock; with *verify*, on the lock file at the path
+        (the writers' per-write call skips that check, and calls
+        :meth:`refresh` when they reopen)."""
         for _ in range(3):
             fd = self._fileno()
             if _fcntl is None:
                 return
             _fcntl.flock(fd, _fcntl.LOCK_EX)
-            if self._same_file():
+            if not verify or self._same_file():
                 return
             # the lock file was removed (or its directory made anew): a lock on
             # the orphaned inode excludes nobody, so take the one at the path
@@ -97,14 +101,14 @@ class FileLock:
             return False
         return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
 
-    def refresh_shared(self) -> None:
-        """While holding the shared lock: if the lock file was replaced, move
-        our shared lock to the one at the path."""
+    def refresh(self) -> None:
+        """While holding the exclusive lock: if the lock file was replaced, move
+        our lock to the one at the path."""
         if _fcntl is None or self._fd < 0 or self._same_file():
             return
         self.release()
         self.close()
-        self.shared()
+        self.exclusive()
 
     def release(self) -> None:
         if _fcntl is not None and self._fd >= 0:

@@ -13,7 +13,7 @@ import os
 from typing import Any, List, Optional, Tuple
 
 from ...errors import ConfigError
-from .compression import remove_if_stale
+from .compression import remove_if_abandoned
 from .naming import RotatedNames
 from .schedule import NUMBER_UNIT, TIME_UNITS
 
@@ -72,7 +72,7 @@ def apply_retention(names: RotatedNames, max_files: Optional[int], max_age: Opti
                 continue
     removed = []
     for _, name, _, _ in (e for e in names.scan() if e[3]):
-        remove_if_stale(os.path.join(names.directory, name))
+        remove_if_abandoned(os.path.join(names.directory, name))
     for stamp, name, _, _ in entries:
         if stamp in doomed:
             try:
