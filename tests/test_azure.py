@@ -29,6 +29,7 @@ from micktrace.handlers.network.azure import AzureMonitorHandler
 from micktrace.handlers.network.azure_track import parse_connection_string, severity_of
 from micktrace.testing import check_handler
 from support.azure_intakes import EXPORTER_ENV, IKEY, RULE_ID, STREAM, IngestionIntake, StaticCredential, TrackIntake
+from support.handler_tests import fallback_spec as _fallback
 from support.intakes import tls_cert
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -92,10 +93,6 @@ def _ingestion_spec(intake: IngestionIntake, credential: Any = None, **options: 
     return {"type": "azure", "endpoint": intake.url, "rule_id": RULE_ID, "stream_name": STREAM,
             "credential": credential or StaticCredential(), "connection_verify": intake.ca_certs,
             **_fast(**options)}  # fmt: skip
-
-
-def _fallback(path: Path) -> Dict[str, Any]:
-    return {"type": "file", "path": str(path), "dispatch": "sync", "format": "json"}
 
 
 def _props(envelope: Dict[str, Any]) -> Dict[str, Any]:

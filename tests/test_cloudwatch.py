@@ -24,6 +24,7 @@ from micktrace.errors import ConfigError
 from micktrace.handlers.network.cloudwatch import CloudWatchHandler
 from micktrace.record import LogRecord
 from micktrace.testing import check_handler
+from support.handler_tests import handler_row as _row
 from support.http_faults import Recorder
 from support.moto_logs import AWS_ENV, REGION, MotoServer
 
@@ -56,11 +57,6 @@ def _fast(**options: Any) -> Dict[str, Any]:
     base: Dict[str, Any] = {"linger": 0.05, "backoff": 0.02, "max_backoff": 0.3}
     base.update(options)
     return base
-
-
-def _row() -> Dict[str, Any]:
-    (row,) = micktrace.metrics()["handlers"].values()
-    return dict(row)
 
 
 # -- the spec's example and the options ---------------------------------------------------

@@ -26,6 +26,8 @@ from micktrace.errors import ConfigError
 from micktrace.handlers.network import datadog as dd_module
 from micktrace.handlers.network.datadog import SITES, DatadogHandler, status_of
 from micktrace.testing import check_handler
+from support.handler_tests import fallback_spec as _fallback
+from support.handler_tests import handler_row as _row
 from support.intakes import DatadogIntake, tls_cert
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -78,15 +80,6 @@ def _spec(intake: DatadogIntake, **options: Any) -> Dict[str, Any]:
                             "max_backoff": 0.2}  # fmt: skip
     spec.update(options)
     return spec
-
-
-def _fallback(path: Path) -> Dict[str, Any]:
-    return {"type": "file", "path": str(path), "dispatch": "sync", "format": "json"}
-
-
-def _row() -> Dict[str, Any]:
-    (row,) = micktrace.metrics()["handlers"].values()
-    return dict(row)
 
 
 def _seqs(intake: DatadogIntake) -> List[int]:

@@ -29,6 +29,8 @@ from micktrace.handlers.network import gcp_resource
 from micktrace.handlers.network.gcp import GcpHandler, severity_of
 from micktrace.testing import check_handler
 from support.gcp_logging import CloudLoggingEmulator
+from support.handler_tests import fallback_spec as _fallback
+from support.handler_tests import handler_row as _row
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TESTS = str(Path(__file__).resolve().parent)
@@ -87,15 +89,6 @@ def _spec(api: CloudLoggingEmulator, **options: Any) -> Dict[str, Any]:
                             "endpoint": api.url, "linger": 0.05, "backoff": 0.02, "max_backoff": 0.2}  # fmt: skip
     spec.update(options)
     return spec
-
-
-def _fallback(path: Path) -> Dict[str, Any]:
-    return {"type": "file", "path": str(path), "dispatch": "sync", "format": "json"}
-
-
-def _row() -> Dict[str, Any]:
-    (row,) = micktrace.metrics()["handlers"].values()
-    return dict(row)
 
 
 def _seqs(api: CloudLoggingEmulator) -> List[int]:

@@ -27,6 +27,8 @@ from micktrace.handlers.network import newrelic as nr_module
 from micktrace.handlers.network.newrelic import NewRelicHandler
 from micktrace.record import LogRecord
 from micktrace.testing import check_handler
+from support.handler_tests import fallback_spec as _fallback
+from support.handler_tests import handler_row as _row
 from support.intakes import NewRelicIntake, tls_cert
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -74,15 +76,6 @@ def _spec(intake: NewRelicIntake, **options: Any) -> Dict[str, Any]:
                             "max_backoff": 0.2}  # fmt: skip
     spec.update(options)
     return spec
-
-
-def _fallback(path: Path) -> Dict[str, Any]:
-    return {"type": "file", "path": str(path), "dispatch": "sync", "format": "json"}
-
-
-def _row() -> Dict[str, Any]:
-    (row,) = micktrace.metrics()["handlers"].values()
-    return dict(row)
 
 
 def _seqs(intake: NewRelicIntake) -> List[int]:

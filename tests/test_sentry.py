@@ -26,6 +26,8 @@ from micktrace.errors import ConfigError
 from micktrace.handlers.network.sentry import SentryHandler
 from micktrace.handlers.network.sentry_event import rate_limit_seconds, sentry_level
 from micktrace.testing import check_handler
+from support.handler_tests import fallback_spec as _fallback
+from support.handler_tests import handler_row as _row
 from support.sentry_relay import SentryRelay, parse_envelope
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -67,15 +69,6 @@ def _spec(relay: SentryRelay, **options: Any) -> Dict[str, Any]:
     spec: Dict[str, Any] = {"type": "sentry", "dsn": relay.dsn, "linger": 0.05, "backoff": 0.02, "max_backoff": 0.2}
     spec.update(options)
     return spec
-
-
-def _fallback(path: Path) -> Dict[str, Any]:
-    return {"type": "file", "path": str(path), "dispatch": "sync", "format": "json"}
-
-
-def _row() -> Dict[str, Any]:
-    (row,) = micktrace.metrics()["handlers"].values()
-    return dict(row)
 
 
 def _seqs(relay: SentryRelay) -> List[int]:
