@@ -5,6 +5,8 @@ directory, with this checkout's ``src`` on the path. A block preceded by the
 line ``<!-- not run: REASON -->`` is skipped with that reason; a block preceded
 by ``<!-- run as a file -->`` is written to a .py file and run as a script
 (multiprocessing's spawn start method needs an importable ``__main__``).
+A ``sitecustomize`` on the blocks' path refuses connections to anything but
+the loopback interface, so a block can never reach the network.
 """
 
 from __future__ import annotations
@@ -22,6 +24,37 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TIMEOUT = 60
+
+# Imported by every block's interpreter (and its children): only loopback connections.
+_GUARD = """
+import ipaddress, socket
+
+def _loopback_only(address):
+    if isinstance(address, tuple) and address and isinstance(address[0], str):
+        host = address[0]
+        try:
+            ok = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise PermissionError(f"docs blocks may only connect to 127.0.0.1, not {host!r}")
+
+_connect, _connect_ex, _sendto = socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto
+
+def connect(self, address):
+    _loopback_only(address)
+    return _connect(self, address)
+
+def connect_ex(self, address):
+    _loopback_only(address)
+    return _connect_ex(self, address)
+
+def sendto(self, data, *args):
+    _loopback_only(args[-1])
+    return _sendto(self, data, *args)
+
+socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto = connect, connect_ex, sendto
+"""
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})(?P<info>.*)$")
 _NOT_RUN = re.compile(r"^\s*<!--\s*not run:(?P<reason>.*?)-->\s*$")
@@ -129,8 +162,11 @@ def test_extract_handles_indented_fences_and_markers(tmp_path: Path) -> None:
 
 
 def _run(block: Block, cwd: Path) -> subprocess.CompletedProcess[str]:
+    guard = cwd / "_guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(_GUARD, encoding="utf-8")
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src")
+    env["PYTHONPATH"] = os.pathsep.join([str(guard), str(ROOT / "src")])
     env["MICKTRACE_DETECT"] = "0"
     env.pop("PYTHONSTARTUP", None)
     if block.as_file:
@@ -148,6 +184,21 @@ def _run(block: Block, cwd: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=TIMEOUT,
     )
+
+
+def test_blocks_cannot_reach_the_network(tmp_path: Path) -> None:
+    code = (
+        "import socket\n"
+        "server = socket.create_server(('127.0.0.1', 0))\n"
+        "socket.create_connection(server.getsockname(), timeout=5).close()\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=5)\n"
+        "except PermissionError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    result = _run(Block(tmp_path / "x.md", 1, code, None, False), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "refused: docs blocks may only connect to 127.0.0.1" in result.stdout
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
