@@ -266,3 +266,24 @@ def test_presentation_only_attributes_are_not_fields(sink: List[LogRecord]) -> N
     assert uvicorn.data == {"port": 8000}
     assert uvicorn.message == "Uvicorn running on http://127.0.0.1:8000"
     assert django.data == {}
+
+
+def test_a_fresh_process_intercepting_before_any_configure_delivers_stdlib_records() -> None:
+    # Nothing imported micktrace.config yet: the bridge must still find the default configuration.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import logging, micktrace\n"
+        "i = micktrace.intercept_stdlib(level='INFO')\n"
+        "logging.getLogger('app').info('via stdlib')\n"
+        "i.undo()\n"
+    )
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = {**os.environ, "PYTHONPATH": src, "MICKTRACE_DETECT": "0"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "via stdlib" in result.stderr
+    assert "bridge failed" not in result.stderr

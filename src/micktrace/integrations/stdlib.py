@@ -19,6 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from .. import _state
+from .. import config as _config  # noqa: F401  # the default configuration, for a record logged before configure()
 from .._report import report
 from ..formatters import formatter_for
 from ..handlers.stdlib_forward import RECORD_ATTR, StdlibForwardHandler, StdlibRecord, stdlib_configured, to_stdlib
