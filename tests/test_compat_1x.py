@@ -76,8 +76,11 @@ def test_a_file_handler_is_readable_after_flush_or_with_sync_dispatch(tmp_path: 
 
 def test_file_handler_emit_writes_immediately(tmp_path: Path) -> None:
     path = tmp_path / "direct.log"
-    handler = FileHandler(path=str(path))
+    handler = FileHandler(filename=str(path))  # 1.x's name for the path
     handler.emit(LogRecord(1.0, "INFO", "legacy", "direct", {"n": 1}))
     handler.flush()
     assert "direct" in path.read_text() and "n=1" in path.read_text()
     handler.close()
+    with pytest.raises(micktrace.ConfigError) as err:
+        FileHandler()
+    assert err.value.key == "path"

@@ -50,7 +50,7 @@ class FileHandler(Handler):
     and nothing sits in a user-space buffer if the process dies.
 
     Args:
-        path: the file; its directory must exist.
+        path: the file; its directory must exist (``filename=``, MickTrace 1.x's name, also works).
         mode: ``"a"`` (append, default) or ``"w"`` (truncate on open).
         permissions: mode bits of files this handler creates (the log file, the
             rotated and compressed files, the lock file); default ``0o640``,
@@ -80,7 +80,7 @@ class FileHandler(Handler):
 
     def __init__(
         self,
-        path: PathLike,
+        path: Optional[PathLike] = None,
         mode: str = "a",
         permissions: int = 0o640,
         encoding_errors: str = "backslashreplace",
@@ -91,9 +91,11 @@ class FileHandler(Handler):
         fsync: Union[bool, float] = False,
         utc: bool = False,
         clock: Optional[Callable[[], float]] = None,
+        filename: Optional[PathLike] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        path = path if path is not None else filename
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise ConfigError("path", path, "a file path")
         if mode not in ("a", "w"):
