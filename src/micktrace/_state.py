@@ -4,7 +4,7 @@ Holds the configuration in force and how it is swapped in (:func:`install`,
 with the listeners that follow it: the logger registers one to rebind every
 logger), how the zero-config default is built on first use
 (:func:`current`, through the builder the config layer registers), the logger
-cache, active ``capture_logs`` sinks, the fallback handler and the exit
+cache (bounded), active ``capture_logs`` sinks, the fallback handler and the exit
 deadline. Lower layers read the configuration here instead of importing the
 layers above them.
 
@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 
 lock = threading.RLock()
 config: Optional[Config] = None
+#: the loggers get_logger() made, by name: the most recently created
+#: ``LOGGER_CACHE_SIZE`` are held here; older ones stay reachable by name
+#: through ``weak_loggers`` for as long as anything else holds them
 loggers: Dict[str, Logger] = {}
+weak_loggers: weakref.WeakValueDictionary[str, Logger] = weakref.WeakValueDictionary()
+LOGGER_CACHE_SIZE = 4096
 all_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
 #: active capture_logs() sinks: each a list that receives every record
 captures: Tuple[List[Any], ...] = ()

@@ -447,8 +447,11 @@ _state.listeners.append(_follow)
 def get_logger(name: Optional[str] = None) -> Logger:
     """The logger called *name* (default: the calling module's ``__name__``).
 
-    Loggers are cached by name: the same name gives the same object. Getting a
-    logger changes nothing global; it follows whatever the application
+    The same name gives the same object while anything holds it (a module's
+    ``log = get_logger(__name__)``), and while it is among the last 4,096
+    names created: a program that makes loggers from unbounded names (one per
+    request id, say) does not grow the cache for good. Getting a logger
+    changes nothing global; it follows whatever the application
     configures, now or later.
     """
     if name is None:
@@ -458,10 +461,16 @@ def get_logger(name: Optional[str] = None) -> Logger:
     logger = _state.loggers.get(name)
     if logger is None:
         with _state.lock:
-            logger = _state.loggers.get(name)
+            logger = _state.loggers.get(name) or _state.weak_loggers.get(name)
             if logger is None:
                 logger = Logger(name)
-                _state.loggers[name] = logger
+                _state.weak_loggers[name] = logger
+            cache = _state.loggers
+            cache[name] = logger
+            while len(cache) > _state.LOGGER_CACHE_SIZE:
+                # the oldest entry leaves the strong cache; a logger someone
+                # still holds stays the same object through weak_loggers
+                del cache[next(iter(cache))]
     return logger
 
 
