@@ -5,7 +5,18 @@ application, and the workers of a multiprocessing pool flush before they die."""
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
 import tracemalloc
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Tuple
+
+import pytest
 
 import micktrace
 
@@ -36,3 +47,107 @@ def test_logger_cache_is_bounded_and_keeps_held_loggers() -> None:
     micktrace.configure(level="INFO", handlers=[handler])
     micktrace.get_logger("attack.request.0").info("still here")
     assert [r.message for r in handler.records] == ["still here"]
+
+
+def _flip_configure_while_logging(tmp_path: Path, flips: int) -> Tuple[Counter[str], str]:
+    """Threads log numbered records while configure() switches between a sync
+    and a background file handler; returns how often each record was written."""
+    paths = {"sync": tmp_path / "sync.log", "background": tmp_path / "background.log"}
+
+    def configure(mode: str) -> None:
+        micktrace.configure(
+            level="INFO",
+            format="json",
+            handlers=[{"type": "file", "path": str(paths[mode]), "dispatch": mode}],
+        )
+
+    configure("sync")
+    stop = threading.Event()
+    sent: Dict[int, int] = {}
+
+    def work(n: int) -> None:
+        log = micktrace.get_logger(f"flip.{n}")
+        i = 0
+        while not stop.is_set() or i < 2_000:
+            log.info("r", id=f"{n}-{i}")
+            i += 1
+        sent[n] = i
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for k in range(flips):
+        configure("background" if k % 2 == 0 else "sync")
+        time.sleep(0.002)
+    stop.set()
+    for t in threads:
+        t.join()
+    micktrace.shutdown()
+    seen: Counter[str] = Counter()
+    for path in paths.values():
+        for line in path.read_text().splitlines():
+            seen[json.loads(line)["id"]] += 1
+    expected = {f"{n}-{i}" for n, count in sent.items() for i in range(count)}
+    assert set(seen) <= expected
+    return seen, str(len(expected))
+
+
+def test_racing_configure_delivers_every_record_once_through_its_configuration(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    seen, expected = _flip_configure_while_logging(tmp_path, 100)
+    err = capfd.readouterr().err
+    assert '"id"' not in err and "id=" not in err, err[:2000]  # nothing went to the stderr fallback
+    assert len(seen) == int(expected), f"{int(expected) - len(seen)} of {expected} records lost"
+    assert max(seen.values()) == 1  # none written twice
+
+
+POOL_SCRIPT = """
+import json, multiprocessing, sys
+import micktrace
+
+PATH, METHOD = sys.argv[1], sys.argv[2]
+
+def setup():
+    micktrace.configure(level="INFO", format="json",
+                        handlers=[{"type": "file", "path": PATH, "dispatch": "background"}])
+
+def work(n):
+    log = micktrace.get_logger("pool")
+    for i in range(10_000):
+        log.info("order %s placed", i, worker=n, i=i, path="/api/v1/orders", status=200,
+                 user={"id": i, "name": "someone", "tags": ["a", "b", "c"]})
+    return n
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context(METHOD)
+    if METHOD == "fork":
+        setup()  # the children inherit the configuration
+        pool = ctx.Pool(8)
+    else:
+        pool = ctx.Pool(8, initializer=setup)
+    with pool:  # __exit__ calls terminate(): SIGTERM to every worker
+        print(sorted(pool.map(work, range(8), chunksize=1)))
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_pool_workers_flush_when_the_with_block_terminates_them(tmp_path: Path, method: str) -> None:
+    from conftest import SRC
+
+    path = tmp_path / "pool.log"
+    script = tmp_path / "pool_script.py"
+    script.write_text(POOL_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run(
+        [sys.executable, str(script), str(path), method], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(list(range(8)))
+    seen: Counter[Tuple[int, int]] = Counter()
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        seen[(record["worker"], record["i"])] += 1
+    missing = 80_000 - len(seen)
+    assert missing == 0, f"{missing} of 80,000 records lost; stderr: {done.stderr[-2000:]}"
+    assert max(seen.values()) == 1

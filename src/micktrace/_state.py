@@ -16,9 +16,12 @@ the configuration. Imports nothing of micktrace.
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from types import CodeType, FrameType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 if TYPE_CHECKING:
     from .config import Config
@@ -64,6 +67,59 @@ def install(new: Optional[Config]) -> None:
     fallback = new.settings.get("fallback") if new is not None else None
     for listener in listeners:
         listener(new)
+
+
+#: the code of every function that reads the configuration at the start of a
+#: log call and then delivers through it (the logger's methods, the stdlib
+#: capture): a thread running one of them may hold a configuration that is no
+#: longer in force (see wait_for_log_calls)
+log_call_codes: Set[CodeType] = set()
+#: how long a configuration that was replaced waits for the log calls still
+#: using it before its handlers are closed anyway (a handler that hangs)
+RETIRE_GRACE = 2.0
+
+
+def _log_calls_in_flight(me: int) -> Dict[int, FrameType]:
+    """Every other thread inside a log call: its outermost log-call frame."""
+    codes = log_call_codes
+    found: Dict[int, FrameType] = {}
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        f: Optional[FrameType] = frame
+        while f is not None:
+            if f.f_code in codes:
+                found[ident] = f  # keep walking: the outermost one counts
+            f = f.f_back
+    return found
+
+
+def wait_for_log_calls(timeout: float = RETIRE_GRACE) -> bool:
+    """Wait until every log call that was under way when this was called has
+    returned (call it after :func:`install`): then no thread can still deliver
+    through the configuration replaced, and its handlers may be closed.
+
+    Costs the logging threads nothing: it looks at their stacks. A frame object
+    held here cannot be reused by a later call, so a thread found in a log call
+    is done with it once that frame is no longer on its stack. False if
+    *timeout* ran out first (a handler that hangs).
+    """
+    try:
+        me = threading.get_ident()
+        waiting = _log_calls_in_flight(me)
+        deadline = time.monotonic() + timeout
+        pause = 0.0002
+        while waiting:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+            now = _log_calls_in_flight(me)
+            waiting = {ident: f for ident, f in waiting.items() if now.get(ident) is f}
+        return True
+    except Exception:  # an exotic interpreter without sys._current_frames
+        time.sleep(0.01)
+        return False
 
 
 def current() -> Config:

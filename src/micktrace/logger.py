@@ -380,6 +380,12 @@ def _install_fast_methods() -> None:
 
 
 _install_fast_methods()
+# a configure() waits for the calls under way in these before closing the
+# handlers of the configuration it replaced (_state.wait_for_log_calls)
+_state.log_call_codes.update(
+    getattr(Logger, name).__code__
+    for name in ("trace", "debug", "info", "warning", "error", "critical", "log", "_log", "_log_call", "_finish")
+)
 
 
 def _config() -> Config:

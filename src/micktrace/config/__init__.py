@@ -210,7 +210,8 @@ def configure(
         base.update(given)
         rebuild = reset or previous is None or any(k in given for k in _HANDLER_KEYS)
         new = _build(base, previous, rebuild)
-        _swap(new, previous)
+        _state.install(new)  # every logger follows (the logger layer listens)
+    _retire(previous, new)
     # outside the lock, since it takes stdlib logging's lock
     if capture_stdlib is not None or "micktrace.stdlib_capture" in sys.modules:
         from ..stdlib_capture import apply_capture_setting  # loads logging: only when asked
@@ -219,10 +220,19 @@ def configure(
     return new
 
 
-def _swap(new: Config, previous: Optional[Config]) -> None:
-    _state.install(new)  # every logger follows (the logger layer listens)
+def _retire(previous: Optional[Config], new: Config) -> None:
+    """*new* is in force: finish *previous* once nothing uses it any more.
+
+    A log call that read *previous* just before the swap still delivers
+    through it: a record belongs to exactly one configuration, and that one
+    delivers it. So the log calls under way are waited for first (outside the
+    state lock, at most ``_state.RETIRE_GRACE`` seconds, a hung handler
+    aside), then the workers the new configuration does not reuse deliver
+    what they hold and stop, and the handlers it does not keep are closed.
+    """
     if previous is None:
         return
+    _state.wait_for_log_calls()
     # workers the new configuration does not reuse: deliver what they hold, then stop
     kept_workers = {id(w) for w in new.dispatcher.workers}
     for worker in previous.dispatcher.workers:
@@ -336,7 +346,8 @@ def _set_disabled(names: Sequence[str], disable: bool) -> None:
                     disabled.clear()
         settings["disabled"] = sorted(disabled)
         new = _build(settings, cfg, False)
-        _swap(new, cfg)
+        _state.install(new)
+    _retire(cfg, new)
 
 
 def disable(*names: str) -> None:
