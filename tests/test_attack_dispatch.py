@@ -14,7 +14,7 @@ import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import pytest
 
@@ -151,3 +151,45 @@ def test_pool_workers_flush_when_the_with_block_terminates_them(tmp_path: Path, 
     missing = 80_000 - len(seen)
     assert missing == 0, f"{missing} of 80,000 records lost; stderr: {done.stderr[-2000:]}"
     assert max(seen.values()) == 1
+
+
+def test_a_hung_sync_handler_with_a_timeout_does_not_hang_the_application(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    release = threading.Event()
+    got: List[str] = []
+
+    def hangs(record: micktrace.LogRecord) -> None:
+        if record.message == "first":
+            release.wait()  # a socket with no timeout, a lock never released
+        got.append(record.message)
+
+    micktrace.configure(level="INFO", handlers=[hangs], dispatch={"mode": "sync", "timeout": 0.3})
+    log = micktrace.get_logger("hang")
+    caller = threading.Thread(target=log.info, args=("first",))
+    caller.start()
+    caller.join(30)
+    try:
+        assert not caller.is_alive(), "the log call waited for the hung handler"
+        log.info("second")  # the handler is still stuck: no wait, to the fallback
+        stats = micktrace.metrics()["handlers"]["hangs"]
+        assert stats["timed_out"] == 1 and stats["fallback"] == 1, stats
+        assert micktrace.health()["handlers"]["hangs"]["status"] != "healthy"
+        err = capfd.readouterr().err
+        assert "did not return within 0.3 s" in err and "second" in err and "first" not in err.split("fallback")[-1]
+    finally:
+        release.set()
+    # once it returns, the record it held is written (once) and calls wait again
+    for _ in range(3000):
+        if got:
+            break
+        time.sleep(0.01)
+    log.info("third")
+    assert got == ["first", "third"]
+    assert micktrace.metrics()["handlers"]["hangs"]["emitted"] == 2
+
+
+def test_timeout_is_validated() -> None:
+    with pytest.raises(micktrace.ConfigError) as caught:
+        micktrace.configure(dispatch={"timeout": 0})
+    assert caught.value.key == "dispatch.timeout"

@@ -30,7 +30,8 @@ Promises kept here, and where:
   ``breaker_cooldown`` seconds and batches go straight to the fallback (stderr
   by default) instead of hammering a dead endpoint.
 
-Modules, each importing only those before it: options, lifecycle, worker, dispatcher.
+Modules, each importing only those before it: options, lifecycle, timed, worker,
+dispatcher.
 May import: _state, _report, errors, levels, record, handlers.
 """
 
