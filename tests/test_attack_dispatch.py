@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -193,3 +194,45 @@ def test_timeout_is_validated() -> None:
     with pytest.raises(micktrace.ConfigError) as caught:
         micktrace.configure(dispatch={"timeout": 0})
     assert caught.value.key == "dispatch.timeout"
+
+
+HUNG_POOL_SCRIPT = """
+import multiprocessing, sys, time
+import micktrace
+
+def handler(record):
+    if record.data.get("hang"):
+        time.sleep(3600)  # a hung handler: the worker never finishes this batch
+
+def work(n):
+    log = micktrace.get_logger("pool")
+    log.info("stuck", hang=True)
+    for i in range(99):
+        log.info("r", i=i)
+    return n
+
+if __name__ == "__main__":
+    micktrace.configure(level="INFO", handlers=[handler], dispatch="background")
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print(pool.map(work, range(2), chunksize=1))
+"""
+
+
+def test_pool_workers_count_what_the_exit_deadline_leaves(tmp_path: Path) -> None:
+    from conftest import SRC
+
+    script = tmp_path / "hung_pool.py"
+    script.write_text(HUNG_POOL_SCRIPT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "MICKTRACE_EXIT_TIMEOUT": "0.5",
+    }
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    reports = re.findall(r"exit timeout ran out; (\d+) queued records went to the fallback(?:, (\d+) were held)?",
+                         done.stderr)
+    assert len(reports) == 2, done.stderr[-3000:]  # each worker accounts for its 100 records
+    for queued, held in reports:
+        assert int(queued) + int(held or 0) == 100, reports
+    assert done.stderr.count("micktrace fallback [handler]") == sum(int(q) for q, _ in reports)

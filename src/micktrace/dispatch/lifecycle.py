@@ -134,8 +134,10 @@ def _abandon_at_exit() -> None:
     """The exit deadline passed: what the workers and the handlers still hold
     goes to the fallback now, from this thread, before the interpreter ends
     the daemon threads (nothing lost silently)."""
-    left = 0
+    left = held = 0
     for worker in all_workers():
+        if worker.busy_since is not None:  # a handler that has not returned: counted, not written twice
+            held += len(getattr(worker, "_batch_in_hand", ()))
         records = worker.drain()
         left += len(records)
         if records:
@@ -149,9 +151,8 @@ def _abandon_at_exit() -> None:
             except Exception as exc:
                 report(f"handler {getattr(handler, 'name', '?')!r}", exc, "failed to hand over at exit")
     try:
-        sys.stderr.write(
-            f"micktrace: the exit timeout ran out; {left} queued records went to the fallback\n"
-        )
+        stuck = f", {held} were held by a handler that had not returned (lost)" if held else ""
+        sys.stderr.write(f"micktrace: the exit timeout ran out; {left} queued records went to the fallback{stuck}\n")
     except Exception:
         pass
 
