@@ -50,9 +50,10 @@ def test_logger_cache_is_bounded_and_keeps_held_loggers() -> None:
     assert [r.message for r in handler.records] == ["still here"]
 
 
-def _flip_configure_while_logging(tmp_path: Path, flips: int) -> Tuple[Counter[str], str]:
+def _flip_configure_while_logging(tmp_path: Path, flips: int, shutdown: bool = False) -> Tuple[Counter[str], str]:
     """Threads log numbered records while configure() switches between a sync
-    and a background file handler; returns how often each record was written."""
+    and a background file handler (or, with *shutdown*, while shutdown() drops
+    the configuration over and over); returns how often each record was written."""
     paths = {"sync": tmp_path / "sync.log", "background": tmp_path / "background.log"}
 
     def configure(mode: str) -> None:
@@ -78,7 +79,10 @@ def _flip_configure_while_logging(tmp_path: Path, flips: int) -> Tuple[Counter[s
     for t in threads:
         t.start()
     for k in range(flips):
-        configure("background" if k % 2 == 0 else "sync")
+        if shutdown:
+            micktrace.shutdown()
+        else:
+            configure("background" if k % 2 == 0 else "sync")
         time.sleep(0.002)
     stop.set()
     for t in threads:
@@ -86,17 +90,18 @@ def _flip_configure_while_logging(tmp_path: Path, flips: int) -> Tuple[Counter[s
     micktrace.shutdown()
     seen: Counter[str] = Counter()
     for path in paths.values():
-        for line in path.read_text().splitlines():
+        for line in path.read_text().splitlines() if path.exists() else ():
             seen[json.loads(line)["id"]] += 1
     expected = {f"{n}-{i}" for n, count in sent.items() for i in range(count)}
     assert set(seen) <= expected
     return seen, str(len(expected))
 
 
+@pytest.mark.parametrize("shutdown", [False, True], ids=["configure", "shutdown"])
 def test_racing_configure_delivers_every_record_once_through_its_configuration(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], shutdown: bool
 ) -> None:
-    seen, expected = _flip_configure_while_logging(tmp_path, 100)
+    seen, expected = _flip_configure_while_logging(tmp_path, 100, shutdown)
     err = capfd.readouterr().err
     assert '"id"' not in err and "id=" not in err, err[:2000]  # nothing went to the stderr fallback
     assert len(seen) == int(expected), f"{int(expected) - len(seen)} of {expected} records lost"

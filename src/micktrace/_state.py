@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 
 lock = threading.RLock()
 config: Optional[Config] = None
-#: the loggers get_logger() made, by name: the most recently created
-#: ``LOGGER_CACHE_SIZE`` are held here; older ones stay reachable by name
-#: through ``weak_loggers`` for as long as anything else holds them
+#: the loggers get_logger() made, by name: at most ``LOGGER_CACHE_SIZE`` of
+#: the most recent (the older half leaves when it is full) are held here;
+#: older ones stay reachable by name through ``weak_loggers`` for as long as
+#: anything else holds them
 loggers: Dict[str, Logger] = {}
 weak_loggers: weakref.WeakValueDictionary[str, Logger] = weakref.WeakValueDictionary()
 LOGGER_CACHE_SIZE = 4096

@@ -454,7 +454,7 @@ def get_logger(name: Optional[str] = None) -> Logger:
     """The logger called *name* (default: the calling module's ``__name__``).
 
     The same name gives the same object while anything holds it (a module's
-    ``log = get_logger(__name__)``), and while it is among the last 4,096
+    ``log = get_logger(__name__)``), and while it is among the last few thousand
     names created: a program that makes loggers from unbounded names (one per
     request id, say) does not grow the cache for good. Getting a logger
     changes nothing global; it follows whatever the application
@@ -473,10 +473,11 @@ def get_logger(name: Optional[str] = None) -> Logger:
                 _state.weak_loggers[name] = logger
             cache = _state.loggers
             cache[name] = logger
-            while len(cache) > _state.LOGGER_CACHE_SIZE:
-                # the oldest entry leaves the strong cache; a logger someone
-                # still holds stays the same object through weak_loggers
-                del cache[next(iter(cache))]
+            if len(cache) > _state.LOGGER_CACHE_SIZE:
+                # the older half leaves the strong cache (a plain dict keeps the
+                # hit above at one lookup); a logger someone still holds stays
+                # the same object through weak_loggers
+                _state.loggers = dict(list(cache.items())[len(cache) // 2 :])
     return logger
 
 

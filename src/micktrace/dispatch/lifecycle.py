@@ -92,18 +92,22 @@ def shutdown(timeout: Optional[float] = 5.0) -> bool:
     finally:
         if ending:
             _state.exit_deadline = None
-    for worker in all_workers():
-        worker.stop(0.5)
+    stopping = all_workers()
     with _state.lock:
         cfg = _state.config
         if cfg is not None:
-            for handler in cfg.handlers:
-                try:
-                    handler.close()
-                except Exception as exc:
-                    report(f"handler {handler.name!r}", exc, "failed to close")
             _state.pending_settings = cfg.settings
             _state.install(None)  # the loggers rebuild from the same settings
+    # a log call that read the configuration before it was dropped delivers
+    # through it (see config._retire); the next one builds a fresh one
+    _state.wait_for_log_calls()
+    for worker in stopping:
+        worker.stop(0.5)
+    for handler in cfg.handlers if cfg is not None else ():
+        try:
+            handler.close()
+        except Exception as exc:
+            report(f"handler {handler.name!r}", exc, "failed to close")
     return ok
 
 
