@@ -145,6 +145,7 @@ def test_pool_workers_flush_when_the_with_block_terminates_them(tmp_path: Path, 
     script = tmp_path / "pool_script.py"
     script.write_text(POOL_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env["MICKTRACE_EXIT_TIMEOUT"] = "60"  # a loaded machine: the deadline is not what is tested here
     done = subprocess.run(
         [sys.executable, str(script), str(path), method], capture_output=True, text=True, env=env, timeout=120
     )
@@ -193,6 +194,11 @@ def test_a_hung_sync_handler_with_a_timeout_does_not_hang_the_application(
     log.info("third")
     assert got == ["first", "third"]
     assert micktrace.metrics()["handlers"]["hangs"]["emitted"] == 2
+    # replaced by another configuration, its thread ends
+    runner = next(t for t in threading.enumerate() if t.name == "micktrace-sync-hangs")
+    micktrace.configure(reset=True)
+    runner.join(30)
+    assert not runner.is_alive()
 
 
 def test_timeout_is_validated() -> None:

@@ -234,6 +234,10 @@ def _retire(previous: Optional[Config], new: Config) -> None:
         return
     _state.wait_for_log_calls()
     # workers the new configuration does not reuse: deliver what they hold, then stop
+    kept_timed = {id(t) for t in new.dispatcher.timed}
+    for timed in previous.dispatcher.timed:
+        if id(timed) not in kept_timed:
+            timed.stop()
     kept_workers = {id(w) for w in new.dispatcher.workers}
     for worker in previous.dispatcher.workers:
         if id(worker) not in kept_workers:

@@ -53,6 +53,7 @@ class TimedSync:
         #: set when the last call that ran out of time has returned
         self._late: Optional[threading.Event] = None
         self._pid = _state.pid
+        self._stopped = False
 
     def route(self, record: LogRecord) -> None:
         """Deliver *record* through the handler, waiting at most ``timeout``."""
@@ -100,10 +101,20 @@ class TimedSync:
                 self._thread = thread
                 thread.start()
 
+    def stop(self) -> None:
+        """End the thread once the records handed over are handled (the
+        configuration that used this handler was replaced)."""
+        if self._pid == _state.pid:
+            self._stopped = True
+            self._wakeup.set()
+
     def _run(self) -> None:
         jobs, wakeup, handle, stats = self._jobs, self._wakeup, self.handler.handle, self.stats
         while True:
             if not jobs:
+                if self._stopped:
+                    self._thread = None
+                    return
                 wakeup.wait()
                 wakeup.clear()
                 continue
