@@ -31,6 +31,7 @@ CORE_TESTS=(
     tests/test_handlers_basic.py
     tests/test_testing_helper.py
     tests/test_cli.py
+    tests/test_uncaught.py
     tests/test_import.py
     tests/test_dispatch.py
     tests/test_masking.py

@@ -78,13 +78,54 @@ def test_demo_shows_text_json_and_logfmt() -> None:
     assert "exc_type=KeyError" in logfmt[5]
 
 
-def test_version_and_help() -> None:
-    version = run_cli("version")
-    assert version.returncode == 0
-    assert version.stdout.strip() == micktrace.__version__
+def test_version_flag_and_help() -> None:
+    flag = run_cli("--version")
+    assert flag.returncode == 0, flag.stderr
+    assert flag.stdout.strip() == micktrace.__version__
     helped = run_cli()
     assert helped.returncode == 0
-    assert "demo" in helped.stdout and "version" in helped.stdout
+    assert "demo" in helped.stdout and "version" in helped.stdout and "--version" in helped.stdout
+    assert "`" not in helped.stdout  # no stray reStructuredText quoting in help
+    viewer_help = run_cli("view", "--help")
+    assert viewer_help.returncode == 0 and "`" not in viewer_help.stdout
+
+
+def test_version_command_says_what_is_in_use() -> None:
+    from micktrace import _native
+    from micktrace.serialize import _orjson_module
+
+    report = run_cli("version", env={"MICKTRACE_NO_SPEEDUPS": os.environ.get("MICKTRACE_NO_SPEEDUPS", "")})
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout.splitlines()
+    assert lines[0] == f"micktrace {micktrace.__version__}"
+    assert lines[1].startswith(f"python {sys.version_info.major}.{sys.version_info.minor}.")
+    speedup = next(line for line in lines if line.startswith("C speedup: "))
+    encoder = next(line for line in lines if line.startswith("JSON encoder: "))
+    # the child runs with this process's speedup switch: it agrees with this process
+    assert (speedup == "C speedup: in use") == _native.available()
+    assert encoder.startswith("JSON encoder: orjson") == (_orjson_module() is not None)
+    turned_off = run_cli("version", env={"MICKTRACE_NO_SPEEDUPS": "1"})
+    assert "C speedup: in use" not in turned_off.stdout
+    assert ("turned off" in turned_off.stdout) or ("not built" in turned_off.stdout)
+
+
+def test_usage_names_the_program_as_invoked(tmp_path: os.PathLike[str]) -> None:
+    from micktrace.cli import program_name
+
+    assert program_name("/usr/lib/python3/site-packages/micktrace/__main__.py") == "python -m micktrace"
+    assert program_name("/venv/bin/micktrace") == "micktrace"
+    # python -m micktrace
+    as_module = run_cli("bogus")
+    assert as_module.stderr.startswith("usage: python -m micktrace ")
+    # a console script named micktrace, as pip writes it
+    script = os.path.join(str(tmp_path), "micktrace")
+    with open(script, "w") as out:
+        out.write("import sys\nfrom micktrace.cli import main\nsys.exit(main())\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MICKTRACE_")}
+    env["PYTHONPATH"] = str(SRC)
+    as_script = subprocess.run([sys.executable, script, "bogus"], capture_output=True, text=True, env=env, timeout=60)
+    assert as_script.returncode == 2
+    assert as_script.stderr.startswith("usage: micktrace ")
 
 
 def test_unknown_command_fails_with_usage() -> None:

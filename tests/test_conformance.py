@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -12,7 +13,7 @@ import pytest
 
 import micktrace
 from micktrace.formatters import JSONFormatter
-from micktrace.handlers import ConsoleHandler, MemoryHandler, NullHandler
+from micktrace.handlers import ConsoleHandler, Handler, MemoryHandler, NullHandler
 from micktrace.testing import check_handler
 from support.http_faults import Recorder
 
@@ -150,3 +151,43 @@ def test_the_kit_catches_a_handler_that_loses_records() -> None:
 
     report = check_handler(lambda: lossy, lambda: got, fork=False, raise_on_failure=False, timeout=1)
     assert "arrive_once_in_order" in report.failed
+
+
+@pytest.mark.parametrize("dispatch", ["sync", "background"])
+def test_console_and_memory_metrics_count_what_was_written(dispatch: str) -> None:
+    # the issue: a console handler reported bytes_written 0 and batches 0 after writing
+    stream = io.StringIO()
+    memory = MemoryHandler(name="mem")
+    micktrace.configure(reset=True, handlers=[ConsoleHandler(stream=stream, name="con"), memory], dispatch=dispatch)
+    log = micktrace.get_logger("metrics")
+    for i in range(5):
+        log.info("written", i=i)
+    micktrace.flush()
+    rows = micktrace.metrics()["handlers"]
+    for name, written in (("con", len(stream.getvalue())), ("mem", sum(len(line) + 1 for line in memory.lines))):
+        row = rows[name]
+        assert row["dispatch"] == dispatch and row["emitted"] == 5
+        assert row["bytes_written"] == written > 0
+        assert 1 <= row["batches"] <= 5
+        if dispatch == "sync":
+            assert row["batches"] == 5 and row["avg_batch_size"] == 1.0
+
+
+class _LyingHandler(Handler):
+    """Writes lines but tells the dispatcher nothing about them (what ConsoleHandler did)."""
+
+    def __init__(self, out: List[str]) -> None:
+        super().__init__(formatter=JSONFormatter())
+        self.out = out
+
+    def handle(self, record: Any) -> None:  # type: ignore[override]
+        self.out.append(self.format(record))
+
+
+def test_the_kit_catches_metrics_that_count_nothing() -> None:
+    out: List[str] = []
+    report = check_handler(
+        lambda: _LyingHandler(out), lambda: _json_lines("\n".join(out)), fork=False, raise_on_failure=False, timeout=1
+    )
+    assert "bytes_written" in report.failed.get("metrics_true", "")
+    assert "arrive_once_in_order" in report.passed

@@ -134,6 +134,17 @@ def test_records_arrive_once_in_order_with_fields_context_and_static(intake: Dat
     assert 3 <= row["batches_sent"] < 100
 
 
+def test_an_int_too_long_to_print_is_delivered_marked_not_sent_to_the_fallback(intake: DatadogIntake) -> None:
+    micktrace.configure(handlers=[_spec(intake)], masking=False)  # masking would have replaced them already
+    micktrace.get_logger("app").info("huge", seq=0, big=10**5000, nested={"n": [10**4400]})
+    assert micktrace.flush(15)
+    entry = intake.snapshot()[0]
+    assert entry["seq"] == 0 and entry["big"].startswith("<int of about 5001 digits, too long to print")
+    assert entry["nested"]["n"][0].startswith("<int of about 4401 digits")
+    row = _row()
+    assert row["delivered"] == 1 and row["fallback"] == 0
+
+
 def test_levels_map_to_datadog_statuses(intake: DatadogIntake) -> None:
     micktrace.configure(level="TRACE", handlers=[_spec(intake)])
     log = micktrace.get_logger("lv")

@@ -127,7 +127,7 @@ LAYERS = (
     ("masking", ("masking",)),
     ("formatters", ("formatters",)),
     ("handlers", ("handlers",)),
-    ("dispatch", ("dispatch", "stdlib_capture")),
+    ("dispatch", ("dispatch", "stdlib_capture", "uncaught")),
     ("config", ("config",)),
     ("front", ("logger", "monitoring")),
     ("top", ("", "conformance", "testing", "types", "integrations", "cli", "__main__", "viewer")),

@@ -163,6 +163,39 @@ def test_feedback_from_the_sender_thread_never_reenters(recorder: Recorder) -> N
     assert chatty.counters["feedback_skipped"] >= 1
 
 
+def test_a_record_from_an_ended_thread_whose_ident_the_sender_reuses_is_delivered() -> None:
+    """Python hands an ended thread's ident to the next thread: a record an application
+    thread made before it ended may carry the ident our sender thread has now. It is
+    the application's record, not the sender's chatter, and must be delivered."""
+
+    class Keeper(NetworkHandler):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.sent: List[Any] = []
+
+        def encode(self, record: LogRecord) -> bytes:
+            return record.message.encode()
+
+        def send(self, batch: List[Item]) -> None:
+            self.sent.extend(item.payload for item in batch)
+
+    keeper = Keeper(linger=0.01)
+    made_before = time.time()
+    keeper.handle(LogRecord(made_before, 20, "app", "first", {}, {}, {}, None, None, 1, os.getpid()))
+    keeper.flush()
+    sender = keeper._thread
+    assert sender is not None and sender.ident is not None
+    # made by an application thread that ended before the sender started, and got its ident
+    late = LogRecord(made_before, 20, "app", "queued earlier", {}, {}, {}, None, None, sender.ident, os.getpid())
+    # what the sender itself logs while it runs is still kept out
+    chatter = LogRecord(time.time() + 1, 20, "sdk", "chatter", {}, {}, {}, None, None, sender.ident, os.getpid())
+    keeper.handle_batch([late, chatter])
+    keeper.flush()
+    keeper.close()
+    assert keeper.sent == [b"first", b"queued earlier"]
+    assert keeper.counters["feedback_skipped"] == 1
+
+
 def test_oversized_record_is_truncated_with_a_marker(recorder: Recorder) -> None:
     micktrace.configure(handlers=[_http(recorder)])
     # each value stays under the JSON formatter's own per-value cut; together 2.4 MB

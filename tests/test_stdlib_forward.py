@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import textwrap
 from typing import Iterator, List
 
@@ -114,24 +115,30 @@ def test_zero_config_forwards_with_fields_context_and_exception(
 
 def test_field_named_like_a_logrecord_attribute_stays_in_the_dict_only(app_handler: Collect) -> None:
     micktrace.get_logger("lib").info("m", name="not the logger", lineno=3, message="x")
+    line = sys._getframe().f_lineno - 1
     (record,) = app_handler.records
-    assert record.name == "lib" and record.lineno == 0
+    assert record.name == "lib" and record.lineno == line  # the caller's, as stdlib fills it
+    assert record.pathname == __file__
+    assert record.funcName == "test_field_named_like_a_logrecord_attribute_stays_in_the_dict_only"
     assert record.micktrace_fields == {"name": "not the logger", "lineno": 3, "message": "x"}  # type: ignore[attr-defined]
 
 
-def test_stdlib_levels_and_micktrace_level_both_apply(app_handler: Collect) -> None:
+def test_stdlib_levels_decide_and_an_explicit_micktrace_level_applies_first(app_handler: Collect) -> None:
     logging.getLogger().setLevel(1)
     logging.getLogger("noisy").setLevel(logging.WARNING)
     try:
         micktrace.get_logger("noisy").info("hidden by stdlib")
         micktrace.get_logger("noisy").warning("shown")
-        micktrace.get_logger("other").debug("hidden by micktrace's INFO default")
-        micktrace.configure(level="TRACE")  # level only: still the default handler, still forwarding
+        micktrace.get_logger("other").debug("below micktrace's INFO default, shown: stdlib decides")
+        micktrace.configure(level="WARNING")  # level only: still the default handler, still forwarding
+        micktrace.get_logger("other").info("hidden by micktrace's own level")
+        micktrace.configure(level="TRACE")
         micktrace.get_logger("other").trace("now shown")
     finally:
         logging.getLogger("noisy").setLevel(logging.NOTSET)
     assert [(r.name, r.levelname, r.getMessage()) for r in app_handler.records] == [
         ("noisy", "WARNING", "shown"),
+        ("other", "DEBUG", "below micktrace's INFO default, shown: stdlib decides"),
         ("other", "TRACE", "now shown"),
     ]
     assert logging.getLevelName(5) == "Level 5"  # no global level name registered

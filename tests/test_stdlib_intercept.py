@@ -252,3 +252,17 @@ def test_records_micktrace_forwarded_are_not_taken_back(sink: List[LogRecord]) -
     # micktrace's record: once in micktrace, once in stdlib; stdlib's record: once each
     assert [r.getMessage() for r in seen] == ["from micktrace", "from stdlib"]
     assert [r.message for r in sink] == ["from micktrace", "from stdlib"]
+
+
+def test_presentation_only_attributes_are_not_fields(sink: List[LogRecord]) -> None:
+    # uvicorn logs every line with extra={"color_message": <the message with ANSI codes>}
+    micktrace.configure(capture_stdlib=True)
+    coloured = "Uvicorn running on \x1b[1mhttp://127.0.0.1:8000\x1b[0m"
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on %s", "http://127.0.0.1:8000", extra={"color_message": coloured, "port": 8000}
+    )
+    logging.getLogger("django.server").info('"GET / HTTP/1.1" 200 2', extra={"server_time": "08/Dec/2026 01:20:00"})
+    uvicorn, django = sink
+    assert uvicorn.data == {"port": 8000}
+    assert uvicorn.message == "Uvicorn running on http://127.0.0.1:8000"
+    assert django.data == {}

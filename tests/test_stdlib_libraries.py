@@ -81,3 +81,63 @@ def test_library_logging_follows_configuration_made_after_import() -> None:
 
     doc = json.loads(result.stderr)
     assert doc["logger"] == "my_library" and doc["input_size"] == 11
+
+
+def test_stdlib_only_application_decides_the_librarys_levels_and_gets_callers() -> None:
+    # the application configures stdlib only; the library uses micktrace
+    code = textwrap.dedent(
+        """
+        import logging, micktrace
+        log = micktrace.get_logger("mylib")                  # the library, imported first
+
+        def library_call():
+            log.debug("detail", n=1)
+            log.trace("finer than stdlib asked for")
+            log.info("done", n=2)
+            return log.is_enabled_for("DEBUG")
+
+        library_call()                                       # stdlib not configured yet: stderr, INFO only
+        logging.basicConfig(
+            level=logging.DEBUG, format="STD %(levelname)s %(filename)s:%(lineno)d %(funcName)s %(message)s"
+        )
+        print(library_call())
+        logging.getLogger().setLevel(logging.WARNING)        # the application raises the root level...
+        logging.getLogger("mylib").setLevel(logging.DEBUG)   # ...but wants mylib's detail
+        library_call()
+        logging.getLogger("mylib").setLevel(logging.ERROR)
+        print(library_call())
+        log.log("DEBUG", "via log()")
+        logging.getLogger("mylib").setLevel(logging.DEBUG)
+        log.log("DEBUG", "via log() again")
+        """
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "True\nFalse\n"
+    lines = result.stderr.splitlines()
+    assert "detail" not in lines[0] and "done n=2" in lines[0] and not lines[0].startswith("STD")
+    at = "<string>"  # python -c
+    assert lines[1:] == [
+        f"STD DEBUG {at}:6 library_call detail n=1",
+        f"STD INFO {at}:8 library_call done n=2",
+        f"STD DEBUG {at}:6 library_call detail n=1",
+        f"STD INFO {at}:8 library_call done n=2",
+        f"STD DEBUG {at}:23 <module> via log() again",
+    ], result.stderr
+
+
+def test_an_explicit_micktrace_level_still_applies_first() -> None:
+    code = textwrap.dedent(
+        """
+        import logging, micktrace
+        log = micktrace.get_logger("mylib")
+        logging.basicConfig(level=logging.DEBUG, format="STD %(levelname)s %(message)s")
+        micktrace.configure(loggers={"mylib": "WARNING"})
+        log.debug("hidden")
+        log.info("hidden too")
+        log.warning("shown")
+        """
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["STD WARNING shown"]

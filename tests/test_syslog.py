@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import micktrace
 from micktrace.errors import ConfigError
@@ -292,3 +294,86 @@ def test_tls_octet_counted_to_a_python_tls_server(tmp_path: Path) -> None:
     assert got[0]["message"] == "\ufeffover tls\nline two"
     with pytest.raises(ConfigError):
         SyslogHandler(address="127.0.0.1:1", protocol="tls", certfile=str(tmp_path / "missing.pem"))
+
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(
+    st.integers(min_value=0, max_value=4_000_000_000_000_000_000),  # time_ns, seconds apart or not
+    st.sampled_from([5, 10, 20, 25, 30, 40, 50]),
+    st.text(max_size=12),
+    st.text(max_size=30),
+    st.dictionaries(st.text(max_size=8), _values, max_size=4),
+    st.integers(min_value=1, max_value=99999),
+), min_size=1, max_size=8))
+def test_the_caching_encoder_writes_what_a_fresh_encoding_writes(rows: list) -> None:
+    """The encoder a handler keeps caches the timestamp's seconds, PRI, MSGID, names and PROCID:
+    every message must be byte for byte what encoding that record alone gives."""
+    from micktrace.handlers.network.syslog import Rfc5424Encoder, encode_message, timestamp
+    from micktrace.record import LogRecord
+
+    kept = Rfc5424Encoder(16, "host", "app", "fields@32473", True)
+    for time_ns, level, logger, message, data, pid in rows:
+        record = LogRecord(0.0, level, logger, message, data, {}, {}, None, None, 1, pid)
+        record.time_ns = time_ns
+        alone = encode_message(record, 16, "host", "app", str(pid), "fields@32473", True)
+        assert kept.encode(record) == alone
+        assert (" " + timestamp(time_ns) + " ").encode() in alone
+
+
+def test_exit_with_a_backlog_delivers_it(rsyslog: Rsyslog) -> None:
+    import textwrap
+
+    from conftest import run_python
+
+    script = textwrap.dedent(
+        f"""
+        import micktrace
+        micktrace.configure(handlers=[{{"type": "syslog", "address": "127.0.0.1:{rsyslog.tcp}",
+                                        "protocol": "tcp", "linger": 5}}])
+        log = micktrace.get_logger("exit")
+        for i in range(500):
+            log.info("e%d" % i, seq=i)
+        raise SystemExit(3)
+        """
+    )
+    proc = run_python(script)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr == ""  # nothing went to the fallback
+    got = rsyslog.wait(500)
+    assert [r["fields"]["seq"] for r in got] == list(range(500))
+
+
+def test_stdlib_records_logged_while_sending_do_not_loop(rsyslog: Rsyslog) -> None:
+    """With capture_stdlib, a stdlib record made while the sender thread sends (as an SDK would)
+    never re-enters the syslog handler: no loop, each application record once."""
+    import logging
+
+    from micktrace.handlers.network.syslog import SyslogHandler
+
+    chatter = logging.getLogger("syslog.chatter")
+
+    class Chatty(SyslogHandler):
+        def send(self, batch: Any) -> Any:
+            chatter.warning("sending %d messages", len(batch))
+            return super().send(batch)
+
+    handler = Chatty(address=("127.0.0.1", rsyslog.tcp), protocol="tcp", linger=0.01)
+    micktrace.configure(handlers=[handler], capture_stdlib=True)
+    log = micktrace.get_logger("app")
+    for i in range(50):
+        log.info("m", seq=i)
+        time.sleep(0.002)
+    micktrace.flush(10)
+    time.sleep(0.3)
+    micktrace.flush(10)
+    got = rsyslog.wait(50)
+    app = [r for r in got if r["msgid"] == "app"]
+    assert [r["fields"]["seq"] for r in app] == list(range(50))
+    assert not any(r["msgid"] == "syslog.chatter" for r in got)
+    assert handler.counters["feedback_skipped"] >= 1

@@ -126,14 +126,36 @@ def test_sync_endpoint_and_background_task_keep_the_context(records: List[LogRec
     assert background.context["request_id"] == response.headers["x-request-id"]
 
 
-def test_exception_is_logged_with_context_and_reraised(records: List[LogRecord]) -> None:
+def test_exception_is_answered_500_with_the_id_and_logged_once_with_context(records: List[LogRecord]) -> None:
     app = make_app()
-    with pytest.raises(RuntimeError):
-        get(app, "/boom")
+    response = get(app, "/boom", headers={"X-Request-ID": "boom-1"})
+    assert response.status_code == 500 and response.text == "Internal Server Error"
+    assert response.headers["x-request-id"] == "boom-1"
     (failed,) = completion(records)
     assert failed.message == "request failed" and failed.level == micktrace.LogLevel.ERROR
     assert failed.exc_info is not None and failed.exc_info[0] is RuntimeError
     assert failed.context["path"] == "/boom" and failed.data["status"] == 500
+    assert failed.context["request_id"] == "boom-1"
+    with TestClient(app) as client:  # Starlette's client too: no exception, the 500 with its id
+        response = client.get("/boom")
+    assert response.status_code == 500 and len(response.headers["x-request-id"]) == 32
+
+
+def test_exception_after_the_response_started_is_logged_once_and_reraised(records: List[LogRecord]) -> None:
+    async def broken(request: Any) -> StreamingResponse:
+        async def body() -> Any:
+            yield "first\n"
+            raise RuntimeError("stream broke")
+
+        return StreamingResponse(body())
+
+    app = Starlette(routes=[Route("/broken", broken)])
+    app.add_middleware(RequestContextMiddleware)
+    with pytest.raises(RuntimeError, match="stream broke"):
+        get(app, "/broken")
+    (failed,) = completion(records)
+    assert failed.message == "request failed" and failed.data["status"] == 200
+    assert failed.exc_info is not None and failed.exc_info[0] is RuntimeError
 
 
 def test_app_setting_its_own_id_header_is_not_duplicated(records: List[LogRecord]) -> None:
@@ -209,4 +231,17 @@ def test_completion_record_can_be_turned_off(records: List[LogRecord]) -> None:
         return {}
 
     assert get(app, "/").status_code == 200
+    assert completion(records) == []
+
+
+def test_with_log_requests_off_a_failure_is_left_to_the_server_to_log(records: List[LogRecord]) -> None:
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware, log_requests=False)
+
+    @app.get("/boom")
+    async def boom() -> Any:
+        raise RuntimeError("kaput")
+
+    with pytest.raises(RuntimeError):  # not swallowed unlogged
+        get(app, "/boom")
     assert completion(records) == []

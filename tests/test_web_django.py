@@ -143,3 +143,26 @@ def test_wsgi_middleware_around_django_wsgi_application(records: List[LogRecord]
     assert body["context"] == {"request_id": "w-9", "method": "GET", "path": "/orders/9"}
     (done,) = completion(records)
     assert done.data["status"] == 200 and done.context["request_id"] == "w-9"
+
+
+def test_a_500_is_logged_once_by_django_with_the_requests_context(records: List[LogRecord]) -> None:
+    import logging
+
+    from micktrace.integrations.stdlib import active_interception
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    micktrace.configure(capture_stdlib=True)
+    try:
+        response = Client(raise_request_exception=False).get("/boom", HTTP_X_REQUEST_ID="r-501")
+    finally:
+        active = active_interception()
+        if active is not None:
+            active.undo()
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    assert response.status_code == 500 and response["X-Request-ID"] == "r-501"
+    (failure,) = [r for r in records if r.exc_info is not None]
+    assert failure.logger_name == "django.request" and failure.context["request_id"] == "r-501"
+    (done,) = completion(records)
+    assert done.data["status"] == 500 and done.exc_info is None

@@ -120,17 +120,29 @@ def test_concurrent_requests_from_a_thread_pool_are_isolated(records: List[LogRe
     assert sorted(r.context["request_id"] for r in completion(records)) == sorted(f"req-{n}" for n in range(40))
 
 
-def test_any_wsgi_app_exception_propagates_after_the_failure_record(records: List[LogRecord]) -> None:
+def test_any_wsgi_app_exception_is_answered_500_with_the_id_after_the_failure_record(
+    records: List[LogRecord],
+) -> None:
     def broken_app(environ: Dict[str, Any], start_response: Any) -> Any:
         log.info("about to fail")
         raise ValueError("bad")
 
     client = Client(RequestContextMiddleware(broken_app, header="X-Trace"))
-    with pytest.raises(ValueError):
-        client.get("/x", headers={"X-Trace": "t-1"})
+    response = client.get("/x", headers={"X-Trace": "t-1"})
+    assert response.status_code == 500 and response.headers["X-Trace"] == "t-1"
     about, failed = records
     assert about.context["request_id"] == "t-1" == failed.context["request_id"]
+    assert failed.message == "request failed" and failed.exc_info is not None and failed.data["status"] == 500
+
+
+def test_flask_propagating_exceptions_still_gets_a_500_with_the_id(records: List[LogRecord]) -> None:
+    app = make_app()
+    app.testing = True  # Flask re-raises instead of answering the 500
+    response = app.test_client().get("/boom", headers={"X-Request-ID": "p-1"})
+    assert response.status_code == 500 and response.headers["X-Request-ID"] == "p-1"
+    (failed,) = completion(records)
     assert failed.message == "request failed" and failed.exc_info is not None
+    assert failed.context["request_id"] == "p-1"
 
 
 def test_generator_body_that_fails_midway_is_recorded_once(records: List[LogRecord]) -> None:
@@ -176,3 +188,50 @@ def test_server_closing_an_unread_body_completes_the_request(records: List[LogRe
     body.close()  # type: ignore[attr-defined]  # closing twice logs once
     (done,) = completion(records)
     assert done.data["status"] == 200
+
+
+@pytest.mark.parametrize("propagate", [False, True])
+def test_behind_a_real_werkzeug_server_a_failure_has_the_id_and_one_traceback(
+    records: List[LogRecord], propagate: bool
+) -> None:
+    import logging
+
+    import httpx
+    from werkzeug.serving import make_server
+
+    from micktrace.integrations.stdlib import active_interception
+
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level
+    micktrace.configure(capture_stdlib=True)
+    app = make_app()
+    app.config["PROPAGATE_EXCEPTIONS"] = propagate  # True: the exception leaves Flask
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = httpx.get(f"http://127.0.0.1:{server.server_port}/boom", headers={"X-Request-ID": "w-1"})
+    finally:
+        server.shutdown()
+        thread.join(10)
+        active = active_interception()
+        if active is not None:
+            active.undo()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    micktrace.flush()
+    assert response.status_code == 500 and response.headers["X-Request-ID"] == "w-1"
+    (failure,) = [r for r in records if r.exc_info is not None]
+    assert failure.exc_info is not None and failure.exc_info[0] is RuntimeError
+    assert failure.context["request_id"] == "w-1"
+    # Flask logs it itself ("Exception on /boom [GET]"); a propagated one is ours
+    assert (failure.message == "request failed") is propagate
+
+
+def test_with_log_requests_off_a_failure_is_left_to_the_server(records: List[LogRecord]) -> None:
+    def broken_app(environ: Dict[str, Any], start_response: Any) -> Any:
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError):  # not swallowed unlogged
+        Client(RequestContextMiddleware(broken_app, log_requests=False)).get("/x")
+    assert completion(records) == []

@@ -31,6 +31,7 @@ from .record import LogRecord
 
 if TYPE_CHECKING:  # the names below are imported on first access (see __getattr__)
     from . import formatters, handlers, integrations, testing, types  # noqa: F401
+    from .catching import catch
     from .config import (
         Config,
         basic_config,
@@ -87,6 +88,7 @@ _LAZY_ECOSYSTEM = {
     "current_traceparent": "micktrace.integrations.tracing",
     "trace_context": "micktrace.integrations.tracing",
     "outgoing_headers": "micktrace.integrations.tracing",
+    "catch": "micktrace.catching",
 }
 
 
@@ -107,6 +109,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "catch",
     "Config",
     "ConfigError",
     "LogLevel",

@@ -15,7 +15,9 @@ masked_stays_masked    a secret masked by micktrace never reaches the destinatio
 flush_close_idempotent ``flush()`` and ``close()`` may be called twice, never raise
 failure_not_raised     a failing destination or a hostile value never raises into the
                        caller; the failure is counted and ``health()`` says so
-metrics_true           ``metrics()`` counts what was delivered
+metrics_true           ``metrics()`` counts what was delivered: ``emitted``, at least one
+                       and at most one batch per record, and (unless the handler's
+                       ``counts_written`` is False) ``bytes_written`` covering the text
 threads                records logged from several threads all arrive, each thread's
                        in order
 fork                   a forked child's records arrive once; the parent's are not
@@ -247,6 +249,13 @@ def check_handler(
         row = _handler_row(built.name)
         _expect(row.get("emitted") == records, f"metrics() says emitted={row.get('emitted')}, delivered {records}")
         _expect(not row.get("dropped") and not row.get("fallback"), f"nothing failed, but metrics() says {row}")
+        batches = row.get("batches") or 0
+        _expect(1 <= batches <= records, f"{records} records delivered, but metrics() says batches={batches}")
+        if getattr(built, "counts_written", True):
+            # every record is at least its message and a line end
+            least = records * (len("counted") + 1)
+            written = row.get("bytes_written") or 0
+            _expect(written >= least, f"{records} records delivered, but metrics() says bytes_written={written}")
 
     def in_threads() -> None:
         assert read_back is not None

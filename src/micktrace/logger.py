@@ -380,8 +380,7 @@ def _install_fast_methods() -> None:
 
 
 _install_fast_methods()
-# a configure() waits for the calls under way in these before closing the
-# handlers of the configuration it replaced (_state.wait_for_log_calls)
+# configure() waits for calls under way in these (_state.wait_for_log_calls)
 _state.log_call_codes.update(
     getattr(Logger, name).__code__
     for name in ("trace", "debug", "info", "warning", "error", "critical", "log", "_log", "_log_call", "_finish")
@@ -410,19 +409,36 @@ def _disabled_method(self: Logger, msg: Any = None, /, *args: Any, **kwargs: Any
 _level_classes: Dict[Tuple[str, ...], type] = {}
 
 
-def _class_for(floor: int) -> type:
+def _class_for(floor: int, defer: bool = False) -> type:
     disabled = tuple(name for name, level in METHOD_LEVELS.items() if level < floor)
-    cls = _level_classes.get(disabled)
+    cls = _level_classes.get(disabled + ("stdlib",) * defer)
     if cls is None:
-        if not disabled:
+        if not disabled and not defer:
             cls = Logger
         else:
             namespace: Dict[str, Any] = {"__slots__": (), "__module__": Logger.__module__}
-            namespace.update(dict.fromkeys(disabled, _disabled_method))
+            if defer:
+                from .handlers.stdlib_forward import deferring_namespace
+
+                namespace.update(deferring_namespace(disabled))
+            else:
+                namespace.update(dict.fromkeys(disabled, _disabled_method))
             cls = type("Logger", (Logger,), namespace)
             cls.__qualname__ = "Logger"
-        _level_classes[disabled] = cls
+        _level_classes[disabled + ("stdlib",) * defer] = cls
     return cls
+
+
+def _defers_to_stdlib(cfg: Config) -> bool:
+    # the zero-config default handler alone, micktrace's level left at its
+    # default: while it forwards, stdlib's levels decide (docs/stdlib.md)
+    handlers = cfg.handlers
+    return (
+        len(handlers) == 1
+        and getattr(handlers[0], "defers_levels_to_stdlib", False)
+        and cfg.level == LogLevel.INFO
+        and not cfg.logger_levels
+    )
 
 
 def _apply(logger: Logger, cfg: Config) -> None:
@@ -430,7 +446,7 @@ def _apply(logger: Logger, cfg: Config) -> None:
     level = cfg.level_for(logger.name)
     logger._level = level
     floor = 0 if _state.captures else level  # capture_logs() sees every level
-    cls = _class_for(floor)
+    cls = _class_for(floor, _defers_to_stdlib(cfg))
     if logger.__class__ is not cls:
         logger.__class__ = cls
 
@@ -454,11 +470,10 @@ def get_logger(name: Optional[str] = None) -> Logger:
     """The logger called *name* (default: the calling module's ``__name__``).
 
     The same name gives the same object while anything holds it (a module's
-    ``log = get_logger(__name__)``), and while it is among the last few thousand
-    names created: a program that makes loggers from unbounded names (one per
-    request id, say) does not grow the cache for good. Getting a logger
-    changes nothing global; it follows whatever the application
-    configures, now or later.
+    ``log = get_logger(__name__)``) and while it is among the last few thousand
+    names made: loggers named from unbounded values (request ids) do not grow
+    the cache for good. Getting a logger changes nothing global; it follows
+    whatever the application configures, now or later.
     """
     if name is None:
         name = sys._getframe(1).f_globals.get("__name__") or "root"

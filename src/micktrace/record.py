@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
+import threading
 from typing import Any, Dict, Optional
 
 from ._exceptions import ExcInfo, exception_dict, exception_text
-from .levels import LogLevel, level_name
+from .levels import LogLevel, level_name, to_level, to_loglevel
 
 _EMPTY: Dict[str, Any] = {}
 
@@ -38,6 +40,10 @@ class LogRecord:
         thread_id, process_id: where the call was made.
         filename, lineno, func_name: the caller, when caller info is enabled
             (``configure(caller=True)`` or a handler that shows the path).
+
+    Only ``timestamp``, ``level``, ``logger_name`` and ``message`` are required,
+    as in MickTrace 1.x: ``data`` defaults to ``{}``, context and static fields
+    to none, the thread and process to the caller's; ``level`` may be a name.
     """
 
     __slots__ = (
@@ -62,31 +68,32 @@ class LogRecord:
     def __init__(
         self,
         timestamp: float,
-        level: LogLevel | int,
+        level: LogLevel | int | str,
         logger_name: str,
         message: str,
-        data: Dict[str, Any],
-        context: Dict[str, Any],
-        static: Dict[str, Any],
-        exc_info: Optional[ExcInfo],
-        stack_info: Optional[str],
-        thread_id: int,
-        process_id: int,
+        data: Optional[Dict[str, Any]] = None,
+        context: Optional[Dict[str, Any]] = None,
+        static: Optional[Dict[str, Any]] = None,
+        exc_info: Optional[ExcInfo] = None,
+        stack_info: Optional[str] = None,
+        thread_id: Optional[int] = None,
+        process_id: Optional[int] = None,
         filename: Optional[str] = None,
         lineno: Optional[int] = None,
         func_name: Optional[str] = None,
     ) -> None:
         self.time_ns = seconds_to_ns(timestamp)
-        self.level = level
+        # MickTrace 1.x code builds records as LogRecord(timestamp, "INFO", name, message, data)
+        self.level = level if not isinstance(level, str) else to_loglevel(to_level(level, "LogRecord(level)"))
         self.logger_name = logger_name
         self.message = message
-        self.data = data
-        self.context = context
-        self.static = static
+        self.data = data if data is not None else {}
+        self.context = context if context is not None else _EMPTY
+        self.static = static if static is not None else _EMPTY
         self.exc_info = exc_info
         self.stack_info = stack_info
-        self.thread_id = thread_id
-        self.process_id = process_id
+        self.thread_id = thread_id if thread_id is not None else threading.get_ident()
+        self.process_id = process_id if process_id is not None else os.getpid()
         self.filename = filename
         self.lineno = lineno
         self.func_name = func_name

@@ -9,12 +9,13 @@ and :func:`intercept_stdlib`. The public home of these names is
 :mod:`micktrace.integrations.stdlib`.
 
 May import: _state, _report, context, levels, serialize, pipeline,
-handlers.stdlib_forward. It reads the configuration through ``_state`` and is
+handlers.stats, handlers.stdlib_forward. It reads the configuration through ``_state`` and is
 imported by config.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
 from . import _state
 from ._report import report
 from .context import current as _current_context
+from .handlers.stats import count_value
 from .handlers.stdlib_forward import FIELDS_ATTR, MESSAGE_ATTR, RECORD_ATTR, StdlibRecord
 from .levels import LevelLike, to_level, to_loglevel
 from .pipeline import finish
@@ -32,15 +34,54 @@ from .serialize import safe_repr, safe_str
 if TYPE_CHECKING:
     from .config import Config
 
+#: ``extra=`` attributes known to serve only a library's own formatter, dropped
+#: from captured records (docs/stdlib.md): uvicorn's ``color_message`` (the
+#: message again, with ANSI colour codes) and Django runserver's
+#: ``server_time`` (the record's time again, as text)
+PRESENTATION_ATTRS = frozenset({"color_message", "server_time"})
+
 # what every stdlib LogRecord has; anything else on one came from ``extra=``
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
-    RECORD_ATTR,
-    FIELDS_ATTR,
-    MESSAGE_ATTR,
-}
+_STANDARD_ATTRS = (
+    frozenset(logging.makeLogRecord({}).__dict__)
+    | {
+        "message",
+        "asctime",
+        "taskName",
+        RECORD_ATTR,
+        FIELDS_ATTR,
+        MESSAGE_ATTR,
+    }
+    | PRESENTATION_ATTRS
+)
+
+
+#: loggers through which servers report an exception that escaped the
+#: application; their record of one micktrace's web middleware already logged
+#: (with the request's context) is folded into that record (docs/web.md)
+SERVER_ERROR_LOGGERS = frozenset({"uvicorn.error", "hypercorn.error", "gunicorn.error", "daphne.server"})
+_LOGGED_ATTR = "__micktrace_logged__"
+#: server records folded that way (``folded_server_errors()``)
+_folded = itertools.count()
+
+
+def mark_logged(exc: BaseException) -> None:
+    """Note that *exc* has been logged with its request's context and traceback."""
+    try:
+        setattr(exc, _LOGGED_ATTR, True)
+    except Exception:  # an exception type without __dict__: the server's record stays
+        pass
+
+
+def _already_logged(std: logging.LogRecord) -> bool:
+    exc_info = std.exc_info
+    if not exc_info or std.name not in SERVER_ERROR_LOGGERS:
+        return False
+    return bool(getattr(exc_info[1], _LOGGED_ATTR, False))
+
+
+def folded_server_errors() -> int:
+    """How many server records of an exception already logged were folded."""
+    return count_value(_folded)
 
 
 def _message(std: logging.LogRecord) -> str:
@@ -91,6 +132,9 @@ def submit(std: logging.LogRecord) -> None:
     the same name, processors, handlers, and any active ``capture_logs``."""
     if std.__dict__.get(RECORD_ATTR) is not None:
         return  # micktrace forwarded it to stdlib: it has been delivered already
+    if _already_logged(std):
+        next(_folded)  # the web middleware logged this exception, with the request's context
+        return
     cfg = _state.current()
     name = std.name
     logger = _state.loggers.get(name)

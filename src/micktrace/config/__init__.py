@@ -34,6 +34,7 @@ from ..levels import LevelLike
 from ..pipeline import Processor
 from .files import ENV_CONFIG, ConfigFileError, env_config_path, read_settings
 from .handlers import COMMON_HANDLER_KEYS, HANDLER_TYPES, PLANNED_HANDLER_TYPES, build_handler, previous_handlers
+from .inherit import adopt, publish
 from .settings import (
     _HANDLER_KEYS,
     _KNOWN_KEYS,
@@ -142,6 +143,7 @@ def configure(
     capture_stdlib: Optional[bool] = None,
     masking: Union[bool, Mapping[str, Any], None] = None,
     reset: bool = False,
+    capture_uncaught: Optional[bool] = None,
     **unknown: Any,
 ) -> Config:
     """Configure micktrace for this process; callable again at any time.
@@ -199,6 +201,7 @@ def configure(
             "dispatch": dispatch,
             "fallback": fallback,
             "capture_stdlib": capture_stdlib,
+            "capture_uncaught": capture_uncaught,
             "masking": masking,
         }
     )
@@ -211,12 +214,17 @@ def configure(
         rebuild = reset or previous is None or any(k in given for k in _HANDLER_KEYS)
         new = _build(base, previous, rebuild)
         _state.install(new)  # every logger follows (the logger layer listens)
+        publish(new.settings)  # for spawn/forkserver children (inherit.py)
     _retire(previous, new)
     # outside the lock, since it takes stdlib logging's lock
     if capture_stdlib is not None or "micktrace.stdlib_capture" in sys.modules:
         from ..stdlib_capture import apply_capture_setting  # loads logging: only when asked
 
         apply_capture_setting(new, capture_stdlib, reset)
+    if capture_uncaught is not None or (reset and "micktrace.uncaught" in sys.modules):
+        from ..uncaught import apply_setting  # installs hooks: only when asked
+
+        apply_setting(capture_uncaught, reset)
     return new
 
 
@@ -317,6 +325,8 @@ def current_config() -> Config:
     if config is None:
         with _state.lock:
             config = _state.config
+            if config is None and _state.pending_settings is None and adopt(import_settings):
+                config = _state.config  # a spawn/forkserver child: the parent's configuration
             if config is None:
                 settings = _state.pending_settings
                 if settings is None:
@@ -351,6 +361,7 @@ def _set_disabled(names: Sequence[str], disable: bool) -> None:
         settings["disabled"] = sorted(disabled)
         new = _build(settings, cfg, False)
         _state.install(new)
+        publish(new.settings)
     _retire(cfg, new)
 
 

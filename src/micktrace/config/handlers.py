@@ -40,7 +40,6 @@ HANDLER_TYPES: Dict[str, type] = {
 }
 #: handler types the spec names whose backends are not built yet
 PLANNED_HANDLER_TYPES = {
-    "azure": "azure",
     "stackdriver": "gcp",
     "gcp": "gcp",
     "sentry": "sentry",

@@ -65,6 +65,7 @@ _KNOWN_KEYS = (
     "dispatch",
     "fallback",
     "capture_stdlib",
+    "capture_uncaught",
     "masking",
     "reset",
 )
@@ -137,9 +138,9 @@ def _validate(kwargs: Dict[str, Any]) -> Dict[str, Any]:
             from ..masking import parse_masking
 
             value = parse_masking(value)
-        elif key == "capture_stdlib":
+        elif key in ("capture_stdlib", "capture_uncaught"):
             if not isinstance(value, bool):
-                raise ConfigError("capture_stdlib", value, "True or False")
+                raise ConfigError(key, value, "True or False")
         clean[key] = value
     return clean
 

@@ -202,13 +202,15 @@ def _sync_route(handler: Handler) -> Callable[[LogRecord], None]:
 
     def deliver(record: LogRecord) -> None:
         try:
-            handle(record)
+            written = handle(record)
         except Exception as exc:
             stats.record_failure(exc)
             report(f"handler {handler.name!r}", exc)
             _fallback_write(handler, [record])
         else:
             next(emitted)
+            if written:
+                stats.add_sync_written(written)
 
     def route(record: LogRecord) -> None:
         if getattr(inside, "active", False):
@@ -228,13 +230,15 @@ def _sync_route(handler: Handler) -> Callable[[LogRecord], None]:
         inside.active = True
         try:
             try:
-                handle(record)
+                written = handle(record)
             except Exception as exc:
                 stats.record_failure(exc)
                 report(f"handler {handler.name!r}", exc)
                 _fallback_write(handler, [record])
             else:
                 next(emitted)
+                if written:
+                    stats.add_sync_written(written)
             pending = getattr(inside, "pending", None)
             while pending:
                 deliver(pending.pop(0))

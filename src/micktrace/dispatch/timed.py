@@ -121,13 +121,15 @@ class TimedSync:
             record, done = jobs.popleft()
             self.busy_since = time.monotonic()
             try:
-                handle(record)
+                written = handle(record)
             except BaseException as exc:  # a handler may raise anything; this thread goes on
                 stats.record_failure(exc)
                 report(f"handler {self.handler.name!r}", exc)
                 write_to_fallback(self.handler, [record])
             else:
                 next(stats.sync_emitted)
+                if isinstance(written, int) and written:
+                    stats.add_sync_written(written)
             finally:
                 self.busy_since = None
                 done.set()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..record import LogRecord
 
 Filter = Callable[["LogRecord"], bool]
+_EMPTY: Dict[str, Any] = {}
 
 
 class Handler:
@@ -40,6 +41,9 @@ class Handler:
     default_dispatch = "sync"
     #: set by configure() from a handler spec's "dispatch" key: (value, config key)
     dispatch_spec: Optional[Tuple[Any, str]] = None
+    #: False when the destination takes records, not text: ``metrics()`` then
+    #: reports ``bytes_written`` 0 (the conformance kit holds the others to it)
+    counts_written = True
 
     def __init__(
         self,
@@ -74,12 +78,31 @@ class Handler:
         ``level`` directly on the hot path; this is the protocol's spelling)."""
         return level >= self.level
 
-    def handle(self, record: LogRecord) -> None:
-        """Filter, format and write one record. May raise: the caller isolates it."""
+    def handle(self, record: LogRecord) -> Optional[int]:
+        """Filter, format and write one record. May raise: the caller isolates it.
+
+        Returns the number of characters written (for metrics), if known."""
         for accept in self.filters:
             if not accept(record):
-                return
-        self.write(self.format(record))
+                return 0
+        line = self.format(record)
+        self.write(line)
+        return len(line) + 1
+
+    def emit(self, record: LogRecord) -> None:
+        """Write one record now, from code that calls a handler directly (MickTrace
+        1.x's spelling). Unlike :meth:`handle` it never raises: a failure is
+        reported and the record goes to the fallback. A record whose ``data``
+        is None is written with no fields."""
+        if getattr(record, "data", _EMPTY) is None:
+            record.data = {}
+        try:
+            self.handle(record)
+        except Exception as exc:
+            report(f"handler {self.name!r}", exc)
+            from .fallback import write_to_fallback
+
+            write_to_fallback(self, [record], f"{type(exc).__name__}: {exc}")
 
     def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
         """Filter, format and write several records with one transport call.
@@ -160,6 +183,8 @@ class Handler:
 
 class CallableHandler(Handler):
     """Wraps a callable that takes a :class:`LogRecord`."""
+
+    counts_written = False
 
     def __init__(self, fn: Callable[[LogRecord], Any], **kwargs: Any) -> None:
         kwargs.setdefault("name", getattr(fn, "__name__", None) or repr(fn))

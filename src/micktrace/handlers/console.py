@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import IO, TYPE_CHECKING, Any, List, Optional, Union
 
@@ -69,9 +70,11 @@ class RichConsoleHandler(ConsoleHandler):
     """Pretty console output for development.
 
     Uses `rich <https://github.com/Textualize/rich>`_ (``pip install
-    'micktrace[rich]'``) when it is installed: coloured levels, highlighted
-    values and rich tracebacks. Without rich it falls back to the coloured
-    text format, with the same options.
+    'micktrace[rich]'``) when it is installed and the stream is a terminal (or
+    ``FORCE_COLOR`` is set): coloured levels, values highlighted by type, and
+    tracebacks drawn as rich does (frames with highlighted source), masked
+    (see :mod:`micktrace.handlers.rich_render`). Without rich it writes the
+    coloured text format; off a terminal, the plain text format. Same options.
     """
 
     def __init__(
@@ -107,6 +110,8 @@ class RichConsoleHandler(ConsoleHandler):
             self._rich = True
         self._console: Optional[Any] = None
         self._console_stream: Optional[IO[str]] = None
+        self._checked_stream: Optional[IO[str]] = None
+        self._checked_fancy = False
 
     @property
     def needs_caller(self) -> bool:
@@ -121,47 +126,37 @@ class RichConsoleHandler(ConsoleHandler):
             self._console_stream = stream
         return self._console
 
-    def handle(self, record: LogRecord) -> None:
-        if not self._rich or (self.formatter is not None and not isinstance(self.formatter, TextFormatter)):
-            super().handle(record)
-            return
+    def _fancy(self, stream: IO[str]) -> bool:
+        """rich's layout on a terminal (or with FORCE_COLOR); plain text anywhere else."""
+        if stream is not self._checked_stream:
+            self._checked_stream = stream
+            try:
+                self._checked_fancy = bool(stream.isatty()) or bool(os.environ.get("FORCE_COLOR"))
+            except Exception:
+                self._checked_fancy = False
+        return self._checked_fancy
+
+    def handle(self, record: LogRecord) -> Optional[int]:
+        if (
+            not self._rich
+            or (self.formatter is not None and not isinstance(self.formatter, TextFormatter))
+            or not self._fancy(_resolve(self.stream_spec))
+        ):
+            return super().handle(record)
         for accept in self.filters:
             if not accept(record):
-                return
-        self._rich_emit(record)
+                return 0
+        return self._rich_emit(record)
 
-    def _rich_emit(self, record: LogRecord) -> None:
-        from rich.text import Text
+    def _rich_emit(self, record: LogRecord) -> int:
+        """Print the record with rich; returns the characters of its line (styling
+        and a drawn traceback not counted)."""
+        from .rich_render import record_text, traceback_renderable
 
-        from ..formatters.base import escape_controls
-        from ..formatters.logfmt import logfmt_key, logfmt_value
-        from ..levels import LEVEL_NAMES
-        from ..serialize import local_time_ns
-
-        styles = {5: "dim blue", 10: "blue", 20: "green", 30: "yellow", 40: "red", 50: "bold white on red"}
-        text = Text()
-        if self.show_time:
-            text.append(local_time_ns(record.time_ns) + " ", style="dim")
-        if self.show_level:
-            name = LEVEL_NAMES.get(record.level) or f"LEVEL{record.level}"
-            text.append(f"{name:<8} ", style=styles.get(record.level, "bold"))
-        if self.show_logger:
-            where = record.logger_name
-            if self.show_path and record.filename is not None:
-                where += f" {record.filename}:{record.lineno}"
-            text.append(f"[{escape_controls(where)}] ", style="cyan")
-        text.append(escape_controls(record.message))
-        for source in (record.static, record.context, record.data):
-            for key, value in source.items():
-                text.append(" " + logfmt_key(key) + "=", style="dim")
-                text.append(logfmt_value(value), style="magenta")
         console = self._get_console()
+        text = record_text(record, self.show_time, self.show_level, self.show_logger, self.show_path)
         console.print(text)
-        exception_text = record.exception_text  # the masked text (see docs/masking.md)
-        if exception_text:
-            # rich's Traceback renders the live exception, unmasked: print the
-            # masked text instead, escaped and indented like the text format
-            block = Text()
-            for line in exception_text.split("\n"):
-                block.append("  " + escape_controls(line) + "\n", style="red")
-            console.print(block, end="")
+        drawn = traceback_renderable(record)
+        if drawn is not None:
+            console.print(drawn)
+        return len(text.plain) + 1

@@ -32,20 +32,21 @@ class MemoryHandler(Handler):
         self._lock = threading.Lock()
         self.discarded = 0
 
-    def handle(self, record: LogRecord) -> None:
+    def handle(self, record: LogRecord) -> int:
+        """Keep the record and its line; returns the line's length (counted as written)."""
         for accept in self.filters:
             if not accept(record):
-                return
+                return 0
         line = self.format(record)
         with self._lock:
             if len(self._records) == self.capacity:
                 self.discarded += 1
             self._records.append(record)
             self._lines.append(line)
+        return len(line) + 1
 
-    def handle_batch(self, records: Sequence[LogRecord]) -> None:
-        for record in records:
-            self.handle(record)
+    def handle_batch(self, records: Sequence[LogRecord]) -> int:
+        return sum(self.handle(record) for record in records)
 
     def write_lines(self, lines: List[str]) -> None:  # pragma: no cover - handle() is used
         with self._lock:
@@ -72,6 +73,8 @@ class MemoryHandler(Handler):
 
 class NullHandler(Handler):
     """Discards everything (useful to silence output while keeping metrics)."""
+
+    counts_written = False
 
     def handle(self, record: LogRecord) -> None:
         return None

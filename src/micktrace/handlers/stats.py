@@ -62,6 +62,11 @@ class HandlerStats:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
+    def add_sync_written(self, written: int) -> None:
+        """Characters a handler wrote for one record on the sync path (the caller's thread)."""
+        with self._lock:
+            self.bytes_written += written
+
     def record_failure(self, exc: BaseException) -> None:
         with self._lock:
             self.emitted_at_error = self.emitted  # health: recovered once this grows
@@ -98,6 +103,10 @@ class HandlerStats:
                 return None
             return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3)
 
+        # on the sync path every delivered record is a write of its own: a batch of one
+        sync = count_value(self.sync_emitted)
+        batches = self.batches + sync
+        batch_records = self.batch_records + sync
         return {
             "emitted": self.emitted,
             "failed": self.failed,
@@ -108,9 +117,9 @@ class HandlerStats:
             "timed_out": self.timed_out,
             "worker_restarts": self.worker_restarts,
             "bytes_written": self.bytes_written,
-            "batches": self.batches,
-            "avg_batch_size": round(self.batch_records / self.batches, 2) if self.batches else 0,
-            "max_batch_size": self.max_batch,
+            "batches": batches,
+            "avg_batch_size": round(batch_records / batches, 2) if batches else 0,
+            "max_batch_size": max(self.max_batch, 1 if sync else 0),
             "write_latency_ms_p50": pct(0.50),
             "write_latency_ms_p99": pct(0.99),
         }

@@ -12,20 +12,31 @@ Two handlers live here:
   made after the first micktrace call take effect; the check is a few
   attribute reads, and only the zero-config path pays it.
 
+While the default handler is the only one and micktrace's level is left at
+its default, the stdlib logger's level decides: :func:`deferring_namespace`
+gives loggers the level methods that ask :func:`stdlib_wants`, and
+:func:`forward` fills in the caller's place (:func:`find_caller`) as stdlib
+does by default (docs/stdlib.md, "Levels" and "Caller").
+
 This module does not import :mod:`logging` at import time: the default
 configuration is built on the first log call, and an application that never
 imports ``logging`` cannot have configured it.
 
-May import: levels, record, formatters, handlers.base, handlers.console.
+May import: _state, _report, levels, record, pipeline, formatters, handlers.base,
+handlers.console.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+from threading import get_ident
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
+from .. import _state
+from .._report import report
 from ..formatters.logfmt import logfmt_key, logfmt_value
-from ..levels import LEVEL_NAMES
+from ..levels import LEVEL_NAMES, to_level, to_loglevel
+from ..pipeline import finish
 from ..record import LogRecord
 from .base import Handler
 from .console import ConsoleHandler
@@ -76,6 +87,33 @@ def stdlib_configured() -> bool:
     return False
 
 
+_root: List[Any] = [None]
+_modules = sys.modules
+
+
+def stdlib_root() -> Any:
+    """stdlib's root logger once ``logging`` has been imported, else None
+    (kept after the first find: the root logger lives as long as the process)."""
+    root = _root[0]
+    if root is None:
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            root = _root[0] = logging.root
+    return root
+
+
+def stdlib_wants(name: str, level: int) -> bool:
+    """While micktrace forwards to stdlib: True when the application configured
+    stdlib and the stdlib logger *name* is enabled for *level* (its effective
+    level, ``logging.disable()``). The check the zero-config loggers make for
+    a level below micktrace's own (docs/stdlib.md)."""
+    root = _root[0] or stdlib_root()
+    if root is None or not root.handlers:
+        return False
+    # stdlib caches isEnabledFor: the cheaper test first
+    return bool((_stdlib_loggers.get(name) or _stdlib_logger(name)).isEnabledFor(level) and stdlib_configured())
+
+
 _stdlib_loggers: Dict[str, logging.Logger] = {}
 
 
@@ -91,7 +129,9 @@ def _stdlib_logger(name: str) -> logging.Logger:
     return target
 
 
-def to_stdlib(record: LogRecord, fields_in_message: bool = True) -> logging.LogRecord:
+def to_stdlib(
+    record: LogRecord, fields_in_message: bool = True, caller: Optional[Tuple[str, int, str]] = None
+) -> logging.LogRecord:
     """The :class:`logging.LogRecord` micktrace hands to stdlib for *record*.
 
     Every field is an attribute of the result (unless a standard attribute has
@@ -99,7 +139,8 @@ def to_stdlib(record: LogRecord, fields_in_message: bool = True) -> logging.LogR
     original is ``record.micktrace_record``. With *fields_in_message* the
     message carries the fields as ``key=value`` too, so a plain
     ``"%(message)s"`` format still shows them; ``record.micktrace_message`` is
-    the bare message.
+    the bare message. *caller* (file, line, function) stands in for a record
+    made without its caller's place.
     """
     import logging
 
@@ -109,15 +150,18 @@ def to_stdlib(record: LogRecord, fields_in_message: bool = True) -> logging.LogR
     if fields_in_message and fields:
         msg = message + " " + " ".join(logfmt_key(k) + "=" + logfmt_value(v) for k, v in fields.items())
     level = int(record.level)
+    filename, lineno, func_name = record.filename, record.lineno, record.func_name
+    if filename is None and caller is not None:
+        filename, lineno, func_name = caller
     std = logging.getLogRecordFactory()(
         record.logger_name,
         level,
-        record.filename or "(unknown file)",
-        record.lineno or 0,
+        filename or "(unknown file)",
+        lineno or 0,
         msg,
         None,
         record.exc_info,
-        record.func_name,
+        func_name,
         record.stack_info,
     )
     stamp = record.timestamp
@@ -142,12 +186,123 @@ def to_stdlib(record: LogRecord, fields_in_message: bool = True) -> logging.LogR
     return std
 
 
+# the files a log call passes through before a sync handler forwards it
+_DELIVERY_MODULES = (
+    "micktrace.logger",
+    "micktrace.pipeline",
+    "micktrace.dispatch.dispatcher",
+    "micktrace.handlers.base",
+    "micktrace.handlers.console",
+    __name__,
+)
+_delivery_files: Set[str] = set()
+_LEVEL_METHODS = frozenset(("trace", "debug", "info", "warning", "warn", "error", "exception", "critical", "fatal"))
+
+
+def find_caller(depth: int = 1) -> Optional[Tuple[str, int, str]]:
+    """The file, line and function of the code that made the log call being
+    delivered in this thread, as stdlib's ``findCaller`` gives them: the first
+    frame outside micktrace's logging path (the generated level methods, the
+    logger, the pipeline, the sync dispatcher, this module)."""
+    if not _delivery_files:
+        for name in _DELIVERY_MODULES:
+            module = sys.modules.get(name)
+            path = getattr(module, "__file__", None)
+            if path:
+                _delivery_files.add(path)
+    skip = _delivery_files
+    frame: Any = sys._getframe(depth)
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        if filename in skip or (filename == "<string>" and code.co_name in _LEVEL_METHODS):
+            frame = frame.f_back
+            continue
+        return filename, frame.f_lineno, code.co_name
+    return None
+
+
 def forward(record: LogRecord, fields_in_message: bool = True) -> None:
     """Hand *record* to ``logging.getLogger(record.logger_name)`` if that
-    logger is enabled for its level (the stdlib levels and filters apply)."""
+    logger is enabled for its level (the stdlib levels and filters apply).
+
+    A record made without its caller's place gets it here, as stdlib fills
+    it by default, when it is delivered in the thread that logged it."""
     target = _stdlib_logger(record.logger_name)
     if target.isEnabledFor(int(record.level)):
-        target.handle(to_stdlib(record, fields_in_message))
+        caller = None
+        if record.filename is None and record.thread_id == get_ident():
+            caller = find_caller(2)
+        target.handle(to_stdlib(record, fields_in_message, caller))
+
+
+# -- while forwarding, stdlib's levels decide ---------------------------------------
+# logger.py gives a logger these methods (on the class it moves the logger to for
+# its level) while the zero-config handler is the only one and micktrace's level
+# is left at its default: a level method below micktrace's level then logs when
+# stdlib is configured and its logger of that name is enabled for the level. It
+# costs a few attribute reads more than the no-op while stdlib is unconfigured.
+
+_METHOD_LEVELS = {"trace": 5, "debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40}
+_METHOD_LEVELS.update(critical=50, fatal=50)
+
+
+def _gate(name: str) -> Any:
+    level = to_loglevel(_METHOD_LEVELS[name])
+    exception = name == "exception"
+
+    def method(self: Any, msg: Any = None, /, *args: Any, **fields: Any) -> None:
+        root = _root[0]
+        if root is None:
+            logging = _modules.get("logging")
+            if logging is None:
+                return None  # stdlib not even imported: the no-op's fast path
+            root = _root[0] = logging.root
+        if not root.handlers:
+            return None  # stdlib unconfigured
+        try:
+            if not stdlib_wants(self.name, level):
+                return None
+            if exception:
+                fields.setdefault("exc_info", True)
+        except Exception:
+            return None  # a log call never raises into the application
+        self._log_call(level, msg, args, fields)
+        return None
+
+    method.__name__ = name
+    method.__qualname__ = "Logger." + name
+    return method
+
+
+def _finish(self: Any, record: LogRecord, cfg: Any) -> None:
+    threshold = self._level
+    if record.level < threshold and stdlib_wants(self.name, int(record.level)):
+        threshold = 0
+    finish(record, cfg, threshold)
+
+
+def _log(self: Any, level: Any, msg: Any, /, *args: Any, **fields: Any) -> None:
+    try:
+        number = to_level(level)
+        if number < self._level and not _state.captures and not stdlib_wants(self.name, number):
+            return
+    except Exception as exc:
+        report(f"logger {self.name!r}", exc)
+        return
+    self._log_call(to_loglevel(number), msg, args, fields)
+
+
+def _is_enabled_for(self: Any, level: Any) -> bool:
+    number = to_level(level)
+    return bool(number >= self._level or stdlib_wants(self.name, number))
+
+
+def deferring_namespace(disabled: Sequence[str]) -> Dict[str, Any]:
+    """The methods of a logger class whose levels *disabled* stdlib may enable."""
+    namespace: Dict[str, Any] = {name: _gate(name) for name in disabled}
+    namespace.update(_finish=_finish, log=_log, is_enabled_for=_is_enabled_for, isEnabledFor=_is_enabled_for)
+    return namespace
 
 
 class StdlibForwardHandler(Handler):
@@ -162,6 +317,8 @@ class StdlibForwardHandler(Handler):
         fields_in_message: append the fields to the message as ``key=value``
             (they are also attributes of the stdlib record in any case).
     """
+
+    counts_written = False  # stdlib's handlers write the text
 
     def __init__(self, fields_in_message: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -190,11 +347,15 @@ class DefaultConsoleHandler(ConsoleHandler):
     ``MICKTRACE_FORMAT`` is unset). See docs/stdlib.md, "Out of micktrace".
     """
 
-    def handle(self, record: LogRecord) -> None:
+    #: logger.py lets the stdlib logger's level decide while this is the only
+    #: handler and micktrace's level is left at its default (docs/stdlib.md)
+    defers_levels_to_stdlib = True
+
+    def handle(self, record: LogRecord) -> Optional[int]:
         if stdlib_configured() and not isinstance(record, StdlibRecord):
             forward(record)
-        else:
-            super().handle(record)
+            return None
+        return super().handle(record)
 
     def handle_batch(self, records: Sequence[LogRecord]) -> Any:
         if not stdlib_configured():
@@ -212,7 +373,11 @@ __all__ = [
     "DefaultConsoleHandler",
     "StdlibForwardHandler",
     "StdlibRecord",
+    "deferring_namespace",
+    "find_caller",
     "forward",
     "stdlib_configured",
+    "stdlib_root",
+    "stdlib_wants",
     "to_stdlib",
 ]

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..context import new_correlation_id
 from ..logger import Logger, get_logger
+from ..stdlib_capture import mark_logged
 from .tracing import parse_traceparent, trace_fields
 
 DEFAULT_HEADER = "X-Request-ID"
@@ -90,6 +91,7 @@ class RequestLogging:
         self.logger.error(
             "request failed", exc_info=exc, status=status if status is not None else 500, duration_ms=duration_ms
         )
+        mark_logged(exc)
 
 
 __all__ = ["DEFAULT_HEADER", "DEFAULT_LOGGER", "RequestLogging", "valid_request_id"]

@@ -10,9 +10,13 @@ For every HTTP request the context holds ``request_id``, ``method`` and
 background tasks it starts and in sync endpoints run in a thread pool. The
 response carries the request id header. When the app returns, one record
 ``request completed`` with ``status`` and ``duration_ms`` is written (ERROR
-for 5xx); an exception escaping the app is logged as ``request failed`` with
-the traceback and re-raised (a cancelled request is not logged). WebSocket connections get the context, without
-a completion record. Other scopes (lifespan) pass through untouched.
+for 5xx). An exception escaping the app is logged once, as ``request failed``
+with the traceback and the request's context. When no response had started,
+the middleware answers ``500 Internal Server Error`` itself (with the id
+header) and the exception ends there; when one had (a framework's error page,
+a broken stream), it is re-raised for the server, and the server's own record
+of it is folded away by the stdlib bridge (a cancelled request is not logged).
+WebSocket connections get the context, without a completion record. Other scopes (lifespan) pass through untouched.
 
 Pure ASGI (no ``BaseHTTPMiddleware``), so it needs no framework and adds one
 ``send`` wrapper per request.
@@ -90,10 +94,37 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception as exc:
-                # recorded with the request's context, then left to the server
-                self.web.failed(start, exc, status[0])
-                raise
+                if status[0] is not None:
+                    # a response has started (a framework's error page, a broken
+                    # stream): logged once here, with the request's context, and
+                    # left to the server, whose own record of it is folded
+                    self.web.failed(start, exc, status[0])
+                    raise
+                # nothing sent yet: answer the 500 here, inside the request's
+                # context and with the id (an outer layer's or the server's 500
+                # would have neither, nor would the server's access line); the
+                # exception ends here, logged once
+                await _send_500(send_with_id)
+                if not self.web.log_requests:
+                    raise  # not logged here: the server logs it
+                self.web.failed(start, exc, 500)
+                return
             self.web.completed(start, status[0])
+
+
+async def _send_500(send: Send) -> None:
+    body = b"Internal Server Error"
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+    except Exception:  # the client went away: the server deals with that
+        pass
 
 
 __all__ = ["RequestContextMiddleware"]

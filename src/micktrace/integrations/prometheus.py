@@ -101,8 +101,8 @@ _HANDLER_COUNTERS = (
     ("fallback", "micktrace_records_fallback", "Records sent to the fallback because the handler could not take them."),
     ("failed", "micktrace_handler_errors", "Deliveries that failed (each batch or record once, after its retries)."),
     ("retried", "micktrace_handler_retries", "Retries of a failed delivery."),
-    ("bytes_written", "micktrace_handler_written_bytes", "Characters (bytes for ASCII) a background handler wrote."),
-    ("batches", "micktrace_handler_batches", "Batches a background handler wrote."),
+    ("bytes_written", "micktrace_handler_written_bytes", "Characters (bytes for ASCII) a handler wrote."),
+    ("batches", "micktrace_handler_batches", "Writes a handler made (a sync handler writes each record on its own)."),
 )
 
 _STATUSES = ("healthy", "degraded", "failing")

@@ -23,10 +23,13 @@ from .._report import report
 from ..formatters import formatter_for
 from ..handlers.stdlib_forward import RECORD_ATTR, StdlibForwardHandler, StdlibRecord, stdlib_configured, to_stdlib
 from ..stdlib_capture import (
+    PRESENTATION_ATTRS,
+    SERVER_ERROR_LOGGERS,
     StdlibHandler,
     StdlibInterception,
     active_interception,
     apply_capture_setting,
+    folded_server_errors,
     from_stdlib,
     intercept_stdlib,
     submit,
@@ -86,6 +89,8 @@ class StdlibFormatter(logging.Formatter):
 
 
 __all__ = [
+    "PRESENTATION_ATTRS",
+    "SERVER_ERROR_LOGGERS",
     "StdlibForwardHandler",
     "StdlibFormatter",
     "StdlibHandler",
@@ -93,6 +98,7 @@ __all__ = [
     "StdlibRecord",
     "active_interception",
     "apply_capture_setting",
+    "folded_server_errors",
     "from_stdlib",
     "intercept_stdlib",
     "stdlib_configured",

@@ -14,12 +14,16 @@ For every request the context holds ``request_id``, ``method`` and ``path``
 response carries the request id header. One ``request completed`` record with
 ``status`` and ``duration_ms`` is written when the response is done: at once
 for a list body, else when the body has been iterated to its end or closed,
-whichever comes first (so streaming time counts). An exception escaping the app is logged as ``request failed`` and
-re-raised.
+whichever comes first (so streaming time counts). An exception escaping the
+app is logged once, as ``request failed`` with the traceback and the request's
+context; while the headers have not been sent the middleware answers ``500
+Internal Server Error`` itself (with the id header) and the exception ends
+there, else it is re-raised for the server.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -27,6 +31,8 @@ from ..context import context, new_correlation_id
 from ._web import DEFAULT_HEADER, DEFAULT_LOGGER, RequestLogging
 
 StartResponse = Callable[..., Any]
+_ERROR_BODY = b"Internal Server Error"
+_ERROR_HEADERS = (("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(_ERROR_BODY))))
 WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
 
 
@@ -122,8 +128,19 @@ class RequestContextMiddleware:
             try:
                 body = self.app(environ, start_with_id)
             except Exception as exc:
-                web.failed(start, exc, status[0])
-                raise
+                if not web.log_requests:
+                    raise  # not logged here: left to the server, which logs it
+                try:
+                    # answer the 500 here, with the id; if the app had started a
+                    # response, PEP 3333 lets exc_info replace it until the
+                    # headers are sent, and makes start_response raise after that
+                    again = sys.exc_info() if status[0] is not None else None
+                    start_with_id("500 Internal Server Error", list(_ERROR_HEADERS), again)
+                except Exception:
+                    web.failed(start, exc, status[0])
+                    raise exc from None
+                web.failed(start, exc, 500)  # logged once, with the request's context: the exception ends here
+                return [_ERROR_BODY]
             if isinstance(body, (list, tuple)):
                 web.completed(start, status[0])
                 return body

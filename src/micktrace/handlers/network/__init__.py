@@ -42,3 +42,4 @@ register_network_type("opensearch", "micktrace.handlers.network.elasticsearch", 
 register_network_type("datadog", "micktrace.handlers.network.datadog", "DatadogHandler", "datadog")
 register_network_type("newrelic", "micktrace.handlers.network.newrelic", "NewRelicHandler", "newrelic")
 register_network_type("cloudwatch", "micktrace.handlers.network.cloudwatch", "CloudWatchHandler", "aws")
+register_network_type("azure", "micktrace.handlers.network.azure", "AzureMonitorHandler", "azure")

@@ -169,6 +169,7 @@ class NetworkHandler(DeliveryLoop, Handler):
         self._inflight: List[Item] = []
         self._flush_requests = 0
         self._thread: Optional[threading.Thread] = None
+        self._sender_since_ns = 0
         self._closing = False
         self.state = OK
         self._reopen_at = 0.0
@@ -205,11 +206,15 @@ class NetworkHandler(DeliveryLoop, Handler):
     def handle_batch(self, records: Sequence[LogRecord]) -> Optional[int]:
         sender = self._thread
         own = sender.ident if sender is not None else None
+        # Python reuses a thread's ident once the thread has ended: a record made by
+        # an application thread that ended before our sender started can carry the
+        # sender's ident. Only a record made since the sender started is its own.
+        since = self._sender_since_ns
         items: List[Item] = []
         filters = self.filters
         limit = self.batch_limits.max_record_bytes
         for record in records:
-            if own is not None and record.thread_id == own:
+            if own is not None and record.thread_id == own and record.time_ns >= since:
                 self.counters["feedback_skipped"] += 1  # logged by an SDK while we sent: not ours to send
                 continue
             if filters and not all(f(record) for f in filters):
@@ -292,6 +297,7 @@ class NetworkHandler(DeliveryLoop, Handler):
                 return
             thread = threading.Thread(target=self._run, name=f"micktrace-send-{self.name}", daemon=True)
             self._thread = thread
+            self._sender_since_ns = time.time_ns()
         thread.start()
 
     def _run(self) -> None:

@@ -17,7 +17,7 @@ import http.client
 import ssl
 import threading
 import urllib.parse
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Collection, Dict, Mapping, Optional, Tuple
 
 from .retry import RETRYABLE, DeliveryError, parse_retry_after
 
@@ -84,8 +84,15 @@ class HttpSender:
             except Exception:
                 pass
 
-    def post(self, body: bytes, headers: Optional[Mapping[str, str]] = None, path: Optional[str] = None) -> Response:
-        """POST *body*; the response for a 2xx status, else a :class:`DeliveryError`."""
+    def post(
+        self,
+        body: bytes,
+        headers: Optional[Mapping[str, str]] = None,
+        path: Optional[str] = None,
+        answered: Collection[int] = (),
+    ) -> Response:
+        """POST *body*; the response for a 2xx status (or one in *answered*, which the
+        caller reads itself), else a :class:`DeliveryError`."""
         all_headers = dict(self.headers)
         if headers:
             all_headers.update(headers)
@@ -105,7 +112,7 @@ class HttpSender:
         response_headers = {k.lower(): v for k, v in response.getheaders()}
         if response_headers.get("connection", "").lower() == "close":
             self.reset()
-        if 200 <= status < 300:
+        if 200 <= status < 300 or status in answered:
             return status, response_headers, data
         reason = data[:500].decode("utf-8", "replace").strip() or (response.reason or "")
         raise DeliveryError.from_status(

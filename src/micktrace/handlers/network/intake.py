@@ -3,7 +3,8 @@
 Holds :func:`attributes` (a record's static, context and own fields as one
 flat dict, a field whose name the platform reserves renamed rather than lost),
 :class:`StaticView` (static fields less those a handler writes elsewhere, once
-per static dict), :func:`low64_decimal` (Datadog's form of a hex trace/span id),
+per static dict), :func:`trace_ids` (a record's trace and span ids),
+:func:`low64_decimal` (Datadog's form of a hex trace/span id),
 :func:`json_bytes` (compact UTF-8 JSON that never raises, long values not cut)
 and :func:`secret_from` (an option, or else an environment variable).
 
@@ -16,7 +17,7 @@ import os
 from typing import TYPE_CHECKING, AbstractSet, Any, Callable, Collection, Dict, Optional, Tuple
 
 from ...errors import ConfigError
-from ...serialize import _orjson_module, _stdlib_encoder, dumps, json_default
+from ...serialize import _orjson_module, _stdlib_encoder, defuse, dumps, json_default
 
 if TYPE_CHECKING:
     from ...record import LogRecord
@@ -64,6 +65,18 @@ class StaticView:
         return view
 
 
+def trace_ids(record: LogRecord) -> Tuple[Any, Any]:
+    """The record's ``trace_id`` and ``span_id`` (its own fields first, then the context), or None."""
+    data, context = record.data, record.context
+    trace_id = data.get("trace_id") if data else None
+    if trace_id is None and context:
+        trace_id = context.get("trace_id")
+    span_id = data.get("span_id") if data else None
+    if span_id is None and context:
+        span_id = context.get("span_id")
+    return trace_id, span_id
+
+
 def low64_decimal(hex_id: Optional[str]) -> Optional[str]:
     """The decimal of the lower 64 bits of a hex id (an OpenTelemetry 128-bit
     trace id or a 64-bit span id), as Datadog correlates them; None when it is not hex."""
@@ -109,7 +122,10 @@ def json_bytes(obj: Any) -> bytes:
     try:
         return _encode(obj)
     except Exception:
-        return dumps(obj).encode("utf-8", "replace")
+        try:
+            return dumps(obj).encode("utf-8", "replace")
+        except ValueError:  # an int past Python's digit limit for str(): written marked
+            return dumps(defuse(obj)).encode("utf-8", "replace")
 
 
 def secret_from(key: str, value: Optional[str], env: Optional[str] = None) -> Optional[str]:

@@ -22,6 +22,7 @@ import select
 import socket
 import ssl
 import sys
+import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ...errors import ConfigError
@@ -41,6 +42,7 @@ PROTOCOLS = ("udp", "tcp", "tls", "unix")
 BOM = b"\xef\xbb\xbf"
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _BAD_NAME = frozenset('= ]"')
+_INF = float("inf")
 
 
 def severity(level: int) -> int:
@@ -70,14 +72,105 @@ def param_name(name: str) -> str:
 
 def param_value(value: Any) -> str:
     """*value* as an escaped PARAM-VALUE: strings as they are, others as JSON."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+    vtype = type(value)
+    text: str
+    if vtype is str:
+        text = value
+    elif vtype is int:
+        return str(value)
+    elif vtype is bool:
+        return "true" if value else "false"
+    elif value is None:
+        return "null"
+    elif vtype is float and value == value and value not in (_INF, -_INF):
+        return repr(value)  # what json.dumps writes for a finite float
+    else:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    if "\\" in text or '"' in text or "]" in text:
+        return text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+    return text
 
 
 def timestamp(time_ns: int) -> str:
     """RFC 3339 UTC with microseconds."""
     moment = _EPOCH + datetime.timedelta(microseconds=time_ns // 1000)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Rfc5424Encoder:
+    """Records as RFC 5424 messages, with what repeats from record to record
+    (the PRI and level element per level, MSGID per logger, PARAM-NAME per key,
+    the timestamp's seconds, PROCID per process) computed once and cached."""
+
+    #: entries each cache keeps at most (logger names and field keys can be unbounded)
+    CACHE_LIMIT = 4096
+
+    def __init__(self, facility: int, hostname: str, app_name: str, sd_id: str, bom: bool) -> None:
+        self.facility = facility
+        self.middle = f" {hostname} {app_name} "
+        self.sd_open = "[" + sd_id
+        self.level_id = "level@" + sd_id.split("@", 1)[-1]
+        self.bom = BOM if bom else b""
+        self._levels: Dict[int, Tuple[str, str]] = {}
+        self._msgids: Dict[str, str] = {}
+        self._names: Dict[Any, str] = {}
+        self._procids: Dict[Optional[int], str] = {}
+        self._second = -1
+        self._second_text = ""
+
+    def _level(self, level: int, name: str) -> Tuple[str, str]:
+        cached = self._levels.get(level)
+        if cached is None:
+            cached = (f"<{self.facility * 8 + severity(level)}>1 ", f'[{self.level_id} level="{param_value(name)}"] ')
+            if len(self._levels) < self.CACHE_LIMIT:
+                self._levels[level] = cached
+        return cached
+
+    def _time(self, time_ns: int) -> str:
+        micros = time_ns // 1000
+        second = micros // 1_000_000
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{micros % 1_000_000:06d}Z"
+
+    def _name(self, key: Any) -> str:
+        name = self._names.get(key)
+        if name is None:
+            name = param_name(str(key))
+            if len(self._names) < self.CACHE_LIMIT and type(key) is str:
+                self._names[key] = name
+        return name
+
+    def encode(self, record: LogRecord, extra: Optional[Dict[str, Any]] = None) -> bytes:
+        """*record* as one RFC 5424 message (no framing)."""
+        level = int(record.level)
+        pri, level_sd = self._level(level, record.level_name)
+        logger = record.logger_name or ""
+        msgid = self._msgids.get(logger)
+        if msgid is None:
+            msgid = header_token(logger, 32)
+            if len(self._msgids) < self.CACHE_LIMIT:
+                self._msgids[logger] = msgid
+        procid = self._procids.get(record.process_id)
+        if procid is None:
+            procid = str(record.process_id or os.getpid())
+            self._procids[record.process_id] = procid
+        fields = record.data
+        if extra or record.context:
+            fields = {**(extra or {}), **record.context, **record.data}
+        if fields:
+            name = self._name
+            params = "".join([f' {name(k)}="{param_value(v)}"' for k, v in fields.items()])
+            sd = f"{self.sd_open}{params}]{level_sd}"
+        else:
+            sd = level_sd
+        exc = record.exception
+        message = record.message
+        if exc:
+            message += "\n" + str(exc.get("traceback") or exc)
+        head = f"{pri}{self._time(record.time_ns)}{self.middle}{procid} {msgid} {sd}"
+        return head.encode("utf-8", "replace") + self.bom + message.encode("utf-8", "replace")
 
 
 def encode_message(
@@ -90,26 +183,11 @@ def encode_message(
     bom: bool,
     extra: Optional[Dict[str, Any]] = None,
 ) -> bytes:
-    """*record* as one RFC 5424 message (no framing)."""
-    pri = facility * 8 + severity(int(record.level))
-    msgid = header_token(record.logger_name or "", 32)
-    fields: Dict[str, Any] = {}
-    if extra:
-        fields.update(extra)
-    if record.context:
-        fields.update(record.context)
-    fields.update(record.data)
-    params = "".join(f' {param_name(str(k))}="{param_value(v)}"' for k, v in fields.items())
-    level = param_value(record.level_name)
-    sd = f'[level@{sd_id.split("@", 1)[-1]} level="{level}"]'
-    if params:
-        sd = f"[{sd_id}{params}]" + sd
-    exc = record.exception
-    message = record.message
-    if exc:
-        message += "\n" + str(exc.get("traceback") or exc)
-    head = f"<{pri}>1 {timestamp(record.time_ns)} {hostname} {app_name} {procid} {msgid} {sd} "
-    return head.encode("utf-8", "replace") + (BOM if bom else b"") + message.encode("utf-8", "replace")
+    """*record* as one RFC 5424 message (no framing); *procid* replaces the record's process id.
+    A handler keeps one :class:`Rfc5424Encoder`, which caches what repeats."""
+    encoder = Rfc5424Encoder(facility, hostname, app_name, sd_id, bom)
+    encoder._procids[record.process_id] = procid
+    return encoder.encode(record, extra)
 
 
 def _address(address: Any, protocol: str) -> Union[str, Tuple[str, int]]:
@@ -188,6 +266,7 @@ class SyslogHandler(NetworkHandler):
         self.hostname = header_token(hostname or socket.gethostname(), 255)
         self.sd_id = sd_id
         self.bom = bool(bom)
+        self.encoder = Rfc5424Encoder(self.facility, self.hostname, self.app_name, sd_id, self.bom)
         self.tls: Optional[ssl.SSLContext] = None
         if protocol == "tls":
             try:
@@ -207,10 +286,7 @@ class SyslogHandler(NetworkHandler):
         self.stream = protocol in ("tcp", "tls")
 
     def encode(self, record: LogRecord) -> bytes:
-        return encode_message(
-            record, self.facility, self.hostname, self.app_name, str(record.process_id or os.getpid()),
-            self.sd_id, self.bom,
-        )  # fmt: skip
+        return self.encoder.encode(record)
 
     def truncated(self, record: LogRecord, max_bytes: int, size: int) -> bytes:
         payload: bytes = super().truncated(record, max_bytes, size)
