@@ -247,3 +247,26 @@ def test_pool_workers_count_what_the_exit_deadline_leaves(tmp_path: Path) -> Non
     for queued, held in reports:
         assert int(queued) + int(held or 0) == 100, reports
     assert done.stderr.count("micktrace fallback [handler]") == sum(int(q) for q, _ in reports)
+
+
+def test_configure_waits_for_a_log_call_stuck_for_good_only_once() -> None:
+    from micktrace import _state
+
+    release = threading.Event()
+
+    def stuck(record: micktrace.LogRecord) -> None:
+        release.wait()
+
+    micktrace.configure(level="INFO", handlers=[stuck])
+    caller = threading.Thread(target=micktrace.get_logger("stuck").info, args=("never returns",), daemon=True)
+    caller.start()
+    try:
+        for _ in range(3000):  # until the call is inside the handler
+            if _state._log_calls_in_flight(threading.get_ident()):
+                break
+            time.sleep(0.01)
+        assert _state.wait_for_log_calls(0.2) is False  # in flight: waited for, in vain
+        assert _state.wait_for_log_calls(0.2) is True  # the same call is not waited for again
+    finally:
+        release.set()
+        caller.join(30)

@@ -95,6 +95,10 @@ def _log_calls_in_flight(me: int) -> Dict[int, FrameType]:
     return found
 
 
+#: the log calls a wait gave up on, by thread (see wait_for_log_calls)
+_given_up: Dict[int, FrameType] = {}
+
+
 def wait_for_log_calls(timeout: float = RETIRE_GRACE) -> bool:
     """Wait until every log call that was under way when this was called has
     returned (call it after :func:`install`): then no thread can still deliver
@@ -103,15 +107,22 @@ def wait_for_log_calls(timeout: float = RETIRE_GRACE) -> bool:
     Costs the logging threads nothing: it looks at their stacks. A frame object
     held here cannot be reused by a later call, so a thread found in a log call
     is done with it once that frame is no longer on its stack. False if
-    *timeout* ran out first (a handler that hangs).
+    *timeout* ran out first (a handler that hangs); a call given up on once is
+    not waited for again.
     """
+    global _given_up
     try:
         me = threading.get_ident()
         waiting = _log_calls_in_flight(me)
+        # a call already waited for in vain (a handler that hangs for good)
+        # is not waited for again: one configure() paid for it
+        _given_up = {ident: f for ident, f in _given_up.items() if waiting.get(ident) is f}
+        waiting = {ident: f for ident, f in waiting.items() if _given_up.get(ident) is not f}
         deadline = time.monotonic() + timeout
         pause = 0.0002
         while waiting:
             if time.monotonic() >= deadline:
+                _given_up.update(waiting)
                 return False
             time.sleep(pause)
             pause = min(pause * 2, 0.005)
