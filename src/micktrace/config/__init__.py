@@ -240,25 +240,26 @@ def _retire(previous: Optional[Config], new: Config) -> None:
     """
     if previous is None:
         return
-    _state.wait_for_log_calls()
-    # workers the new configuration does not reuse: deliver what they hold, then stop
     kept_timed = {id(t) for t in new.dispatcher.timed}
-    for timed in previous.dispatcher.timed:
-        if id(timed) not in kept_timed:
-            timed.stop()
+    timed = [t for t in previous.dispatcher.timed if id(t) not in kept_timed]
     kept_workers = {id(w) for w in new.dispatcher.workers}
-    for worker in previous.dispatcher.workers:
-        if id(worker) not in kept_workers:
-            worker.stop(worker.options.exit_timeout)
-    if previous.handlers is not new.handlers:
-        keep = {id(h) for h in new.handlers}
-        for handler in previous.handlers:
-            if id(handler) not in keep:
-                try:
-                    handler.flush()
-                    handler.close()
-                except Exception as exc:
-                    report(f"closing handler {handler.name!r}", exc)
+    workers = [w for w in previous.dispatcher.workers if id(w) not in kept_workers]
+    keep = {id(h) for h in new.handlers}
+    handlers = [h for h in previous.handlers if id(h) not in keep]
+    if not (timed or workers or handlers):
+        return  # nothing to close (a new level, say): no need to wait
+    _state.wait_for_log_calls()
+    for runner in timed:
+        runner.stop()
+    # workers the new configuration does not reuse: deliver what they hold, then stop
+    for worker in workers:
+        worker.stop(worker.options.exit_timeout)
+    for handler in handlers:
+        try:
+            handler.flush()
+            handler.close()
+        except Exception as exc:
+            report(f"closing handler {handler.name!r}", exc)
 
 
 def _env_file_settings(strict: bool) -> Dict[str, Any]:
