@@ -4,7 +4,7 @@ Holds the configuration in force and how it is swapped in (:func:`install`,
 with the listeners that follow it: the logger registers one to rebind every
 logger), how the zero-config default is built on first use
 (:func:`current`, through the builder the config layer registers), the logger
-cache, active ``capture_logs`` sinks, the fallback handler and the exit
+cache (bounded), active ``capture_logs`` sinks, the fallback handler and the exit
 deadline. Lower layers read the configuration here instead of importing the
 layers above them.
 
@@ -16,9 +16,12 @@ the configuration. Imports nothing of micktrace.
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from types import CodeType, FrameType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 if TYPE_CHECKING:
     from .config import Config
@@ -27,7 +30,13 @@ if TYPE_CHECKING:
 
 lock = threading.RLock()
 config: Optional[Config] = None
+#: the loggers get_logger() made, by name: at most ``LOGGER_CACHE_SIZE`` of
+#: the most recent (the older half leaves when it is full) are held here;
+#: older ones stay reachable by name through ``weak_loggers`` for as long as
+#: anything else holds them
 loggers: Dict[str, Logger] = {}
+weak_loggers: weakref.WeakValueDictionary[str, Logger] = weakref.WeakValueDictionary()
+LOGGER_CACHE_SIZE = 4096
 all_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
 #: active capture_logs() sinks: each a list that receives every record
 captures: Tuple[List[Any], ...] = ()
@@ -59,6 +68,70 @@ def install(new: Optional[Config]) -> None:
     fallback = new.settings.get("fallback") if new is not None else None
     for listener in listeners:
         listener(new)
+
+
+#: the code of every function that reads the configuration at the start of a
+#: log call and then delivers through it (the logger's methods, the stdlib
+#: capture): a thread running one of them may hold a configuration that is no
+#: longer in force (see wait_for_log_calls)
+log_call_codes: Set[CodeType] = set()
+#: how long a configuration that was replaced waits for the log calls still
+#: using it before its handlers are closed anyway (a handler that hangs)
+RETIRE_GRACE = 2.0
+
+
+def _log_calls_in_flight(me: int) -> Dict[int, FrameType]:
+    """Every other thread inside a log call: its outermost log-call frame."""
+    codes = log_call_codes
+    found: Dict[int, FrameType] = {}
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        f: Optional[FrameType] = frame
+        while f is not None:
+            if f.f_code in codes:
+                found[ident] = f  # keep walking: the outermost one counts
+            f = f.f_back
+    return found
+
+
+#: the log calls a wait gave up on, by thread (see wait_for_log_calls)
+_given_up: Dict[int, FrameType] = {}
+
+
+def wait_for_log_calls(timeout: float = RETIRE_GRACE) -> bool:
+    """Wait until every log call that was under way when this was called has
+    returned (call it after :func:`install`): then no thread can still deliver
+    through the configuration replaced, and its handlers may be closed.
+
+    Costs the logging threads nothing: it looks at their stacks. A frame object
+    held here cannot be reused by a later call, so a thread found in a log call
+    is done with it once that frame is no longer on its stack. False if
+    *timeout* ran out first (a handler that hangs); a call given up on once is
+    not waited for again.
+    """
+    global _given_up
+    try:
+        me = threading.get_ident()
+        waiting = _log_calls_in_flight(me)
+        # a call already waited for in vain (a handler that hangs for good)
+        # is not waited for again: one configure() paid for it
+        _given_up = {ident: f for ident, f in _given_up.items() if waiting.get(ident) is f}
+        waiting = {ident: f for ident, f in waiting.items() if _given_up.get(ident) is not f}
+        deadline = time.monotonic() + timeout
+        pause = 0.0002
+        while waiting:
+            if time.monotonic() >= deadline:
+                _given_up.update(waiting)
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+            now = _log_calls_in_flight(me)
+            waiting = {ident: f for ident, f in waiting.items() if now.get(ident) is f}
+        return True
+    except Exception:  # an exotic interpreter without sys._current_frames
+        time.sleep(0.01)
+        return False
 
 
 def current() -> Config:

@@ -378,6 +378,11 @@ def _install_fast_methods() -> None:
 
 
 _install_fast_methods()
+# configure() waits for calls under way in these (_state.wait_for_log_calls)
+_state.log_call_codes.update(
+    getattr(Logger, name).__code__
+    for name in ("trace", "debug", "info", "warning", "error", "critical", "log", "_log", "_log_call", "_finish")
+)
 
 
 def _config() -> Config:
@@ -462,9 +467,11 @@ _state.listeners.append(_follow)
 def get_logger(name: Optional[str] = None) -> Logger:
     """The logger called *name* (default: the calling module's ``__name__``).
 
-    Loggers are cached by name: the same name gives the same object. Getting a
-    logger changes nothing global; it follows whatever the application
-    configures, now or later.
+    The same name gives the same object while anything holds it (a module's
+    ``log = get_logger(__name__)``) and while it is among the last few thousand
+    names made: loggers named from unbounded values (request ids) do not grow
+    the cache for good. Getting a logger changes nothing global; it follows
+    whatever the application configures, now or later.
     """
     if name is None:
         name = sys._getframe(1).f_globals.get("__name__") or "root"
@@ -473,10 +480,17 @@ def get_logger(name: Optional[str] = None) -> Logger:
     logger = _state.loggers.get(name)
     if logger is None:
         with _state.lock:
-            logger = _state.loggers.get(name)
+            logger = _state.loggers.get(name) or _state.weak_loggers.get(name)
             if logger is None:
                 logger = Logger(name)
-                _state.loggers[name] = logger
+                _state.weak_loggers[name] = logger
+            cache = _state.loggers
+            cache[name] = logger
+            if len(cache) > _state.LOGGER_CACHE_SIZE:
+                # the older half leaves the strong cache (a plain dict keeps the
+                # hit above at one lookup); a logger someone still holds stays
+                # the same object through weak_loggers
+                _state.loggers = dict(list(cache.items())[len(cache) // 2 :])
     return logger
 
 

@@ -154,6 +154,9 @@ def submit(std: logging.LogRecord) -> None:
     finish(from_stdlib(std, cfg), cfg, threshold)  # the same steps as a micktrace call
 
 
+_state.log_call_codes.add(submit.__code__)  # a configure() waits for it (_state.wait_for_log_calls)
+
+
 class StdlibHandler(logging.Handler):
     """A :class:`logging.Handler` that sends stdlib records into micktrace.
 

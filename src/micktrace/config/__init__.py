@@ -217,7 +217,9 @@ def configure(
         base.update(given)
         rebuild = reset or previous is None or any(k in given for k in _HANDLER_KEYS)
         new = _build(base, previous, rebuild)
-        _swap(new, previous)
+        _state.install(new)  # every logger follows (the logger layer listens)
+        publish(new.settings)  # for spawn/forkserver children (inherit.py)
+    _retire(previous, new)
     # outside the lock, since it takes stdlib logging's lock
     if capture_stdlib is not None or "micktrace.stdlib_capture" in sys.modules:
         from ..stdlib_capture import apply_capture_setting  # loads logging: only when asked
@@ -230,25 +232,38 @@ def configure(
     return new
 
 
-def _swap(new: Config, previous: Optional[Config]) -> None:
-    _state.install(new)  # every logger follows (the logger layer listens)
-    publish(new.settings)  # for spawn/forkserver children (inherit.py)
+def _retire(previous: Optional[Config], new: Config) -> None:
+    """*new* is in force: finish *previous* once nothing uses it any more.
+
+    A log call that read *previous* just before the swap still delivers
+    through it: a record belongs to exactly one configuration, and that one
+    delivers it. So the log calls under way are waited for first (outside the
+    state lock, at most ``_state.RETIRE_GRACE`` seconds, a hung handler
+    aside), then the workers the new configuration does not reuse deliver
+    what they hold and stop, and the handlers it does not keep are closed.
+    """
     if previous is None:
         return
-    # workers the new configuration does not reuse: deliver what they hold, then stop
+    kept_timed = {id(t) for t in new.dispatcher.timed}
+    timed = [t for t in previous.dispatcher.timed if id(t) not in kept_timed]
     kept_workers = {id(w) for w in new.dispatcher.workers}
-    for worker in previous.dispatcher.workers:
-        if id(worker) not in kept_workers:
-            worker.stop(worker.options.exit_timeout)
-    if previous.handlers is not new.handlers:
-        keep = {id(h) for h in new.handlers}
-        for handler in previous.handlers:
-            if id(handler) not in keep:
-                try:
-                    handler.flush()
-                    handler.close()
-                except Exception as exc:
-                    report(f"closing handler {handler.name!r}", exc)
+    workers = [w for w in previous.dispatcher.workers if id(w) not in kept_workers]
+    keep = {id(h) for h in new.handlers}
+    handlers = [h for h in previous.handlers if id(h) not in keep]
+    if not (timed or workers or handlers):
+        return  # nothing to close (a new level, say): no need to wait
+    _state.wait_for_log_calls()
+    for runner in timed:
+        runner.stop()
+    # workers the new configuration does not reuse: deliver what they hold, then stop
+    for worker in workers:
+        worker.stop(worker.options.exit_timeout)
+    for handler in handlers:
+        try:
+            handler.flush()
+            handler.close()
+        except Exception as exc:
+            report(f"closing handler {handler.name!r}", exc)
 
 
 def _env_file_settings(strict: bool) -> Dict[str, Any]:
@@ -350,7 +365,9 @@ def _set_disabled(names: Sequence[str], disable: bool) -> None:
                     disabled.clear()
         settings["disabled"] = sorted(disabled)
         new = _build(settings, cfg, False)
-        _swap(new, cfg)
+        _state.install(new)
+        publish(new.settings)
+    _retire(cfg, new)
 
 
 def disable(*names: str) -> None:

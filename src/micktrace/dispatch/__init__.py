@@ -18,7 +18,17 @@ Promises kept here, and where:
   with a bounded timeout (``exit_timeout``, default 5 s). ``sys.exit()``, an
   unhandled exception and ``KeyboardInterrupt`` all run ``atexit``;
   ``os._exit()`` and SIGKILL cannot be caught by anyone. SIGTERM kills without
-  ``atexit`` unless the application opts in with :func:`flush_on_signals`.
+  ``atexit`` unless the application opts in with :func:`flush_on_signals`,
+  except in the worker processes of a multiprocessing pool, which
+  multiprocessing (not the application) made and ``terminate()`` ends by
+  SIGTERM: there micktrace sets the flush itself, where SIGTERM still has its
+  default action. What an exit deadline leaves undelivered goes to the
+  fallback, counted on stderr.
+* Reconfiguration (config): a record is delivered by the configuration in
+  force when its log call began; a replaced configuration's handlers are
+  closed once the log calls under way have returned.
+* A sync handler that hangs (timed.py): with the ``timeout`` option it runs in
+  a thread of its own and a log call waits for it at most that long.
 * Bounded memory (worker.py): ``queue_size`` records at most; the ``overflow``
   policy decides what happens when it is full; every drop is counted and
   summarised by a warning record once space returns.
@@ -30,7 +40,8 @@ Promises kept here, and where:
   ``breaker_cooldown`` seconds and batches go straight to the fallback (stderr
   by default) instead of hammering a dead endpoint.
 
-Modules, each importing only those before it: options, lifecycle, worker, dispatcher.
+Modules, each importing only those before it: options, lifecycle, timed, worker,
+dispatcher.
 May import: _state, _report, errors, levels, record, handlers.
 """
 

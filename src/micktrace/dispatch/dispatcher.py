@@ -5,7 +5,8 @@ get a :class:`~micktrace.dispatch.worker.BackgroundWorker`; the fused pipeline
 for the common one-background-handler configuration) and the per-level record
 counters that ``metrics()`` reads.
 
-May import: _report, levels, record, handlers.fallback, handlers.stats, dispatch.worker.
+May import: _report, levels, record, handlers.fallback, handlers.stats, dispatch.timed,
+dispatch.worker.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..handlers.stats import stats_of
 from ..levels import LogLevel
 from ..record import LogRecord
 from .options import DispatchOptions
+from .timed import TimedSync, timed_route
 from .worker import BackgroundWorker
 
 if TYPE_CHECKING:
@@ -70,9 +72,12 @@ class Dispatcher:
         masker: Optional[Masker] = None,
     ) -> None:
         reusable: Dict[int, BackgroundWorker] = {}
+        reusable_timed: Dict[int, TimedSync] = {}
         self.workers: Tuple[BackgroundWorker, ...]
+        self.timed: Tuple[TimedSync, ...]
         if previous is not None:
             reusable = {id(w.handler): w for w in previous.workers}
+            reusable_timed = {id(t.handler): t for t in previous.timed}
         background = [mode == "background" for mode in modes]
         #: True when the one background worker masks records instead of the
         #: caller: *masker* was given (masking on, no user processor after it)
@@ -82,6 +87,7 @@ class Dispatcher:
         #: caller hand records over with emit_masked().
         self.masks_in_worker = masker is not None and len(handlers) == 1 and all(background)
         sync: List[Handler] = []
+        timed: List[TimedSync] = []
         workers: List[BackgroundWorker] = []
         routes: List[Tuple[int, Callable[[LogRecord], None]]] = []
         routes_masked: List[Tuple[int, Callable[[LogRecord], None]]] = []
@@ -107,10 +113,16 @@ class Dispatcher:
             else:
                 sync.append(handler)
                 stats_of(handler)
-                route = _sync_route(handler)
+                if opts.timeout is not None:  # a time limit: the handler runs in a thread of its own
+                    runner, route = timed_route(handler, opts.timeout, reusable_timed.get(id(handler)))
+                    timed.append(runner)
+                else:
+                    route = _sync_route(handler)
                 routes.append((handler.level, route))
                 routes_masked.append((handler.level, route))
         self.sync = tuple(sync)
+        #: the sync handlers that have a time limit (the ``timeout`` option)
+        self.timed = tuple(timed)
         self.workers = tuple(workers)
         self.routes = tuple(routes)
         self.routes_masked = tuple(routes_masked)

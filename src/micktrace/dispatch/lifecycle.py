@@ -39,6 +39,7 @@ def ensure_exit_hooks() -> None:
                 atexit.register(_flush_at_exit)
                 _atexit_registered = True
     _register_multiprocessing_finalizer()
+    _flush_on_sigterm_in_pool_worker()
 
 
 # ---------------------------------------------------------------------------
@@ -91,18 +92,22 @@ def shutdown(timeout: Optional[float] = 5.0) -> bool:
     finally:
         if ending:
             _state.exit_deadline = None
-    for worker in all_workers():
-        worker.stop(0.5)
+    stopping = all_workers()
     with _state.lock:
         cfg = _state.config
         if cfg is not None:
-            for handler in cfg.handlers:
-                try:
-                    handler.close()
-                except Exception as exc:
-                    report(f"handler {handler.name!r}", exc, "failed to close")
             _state.pending_settings = cfg.settings
             _state.install(None)  # the loggers rebuild from the same settings
+    # a log call that read the configuration before it was dropped delivers
+    # through it (see config._retire); the next one builds a fresh one
+    _state.wait_for_log_calls()
+    for worker in stopping:
+        worker.stop(0.5)
+    for handler in cfg.handlers if cfg is not None else ():
+        try:
+            handler.close()
+        except Exception as exc:
+            report(f"handler {handler.name!r}", exc, "failed to close")
     return ok
 
 
@@ -133,8 +138,10 @@ def _abandon_at_exit() -> None:
     """The exit deadline passed: what the workers and the handlers still hold
     goes to the fallback now, from this thread, before the interpreter ends
     the daemon threads (nothing lost silently)."""
-    left = 0
+    left = held = 0
     for worker in all_workers():
+        if worker.busy_since is not None:  # a handler that has not returned: counted, not written twice
+            held += len(getattr(worker, "_batch_in_hand", ()))
         records = worker.drain()
         left += len(records)
         if records:
@@ -148,9 +155,8 @@ def _abandon_at_exit() -> None:
             except Exception as exc:
                 report(f"handler {getattr(handler, 'name', '?')!r}", exc, "failed to hand over at exit")
     try:
-        sys.stderr.write(
-            f"micktrace: the exit timeout ran out; {left} queued records went to the fallback\n"
-        )
+        stuck = f", {held} were held by a handler that had not returned (lost)" if held else ""
+        sys.stderr.write(f"micktrace: the exit timeout ran out; {left} queued records went to the fallback{stuck}\n")
     except Exception:
         pass
 
@@ -169,6 +175,70 @@ def _register_multiprocessing_finalizer() -> None:
         return
     _mp_finalizer_pid = os.getpid()
     util.Finalize(None, _flush_at_exit, exitpriority=100)
+
+
+#: where the pool-worker SIGTERM flush was installed (a pid; 0: nowhere yet)
+_pool_sigterm_pid = 0
+#: the targets multiprocessing runs in a pool's worker processes
+_POOL_WORKER_TARGETS = {("multiprocessing.pool", "worker"), ("concurrent.futures.process", "_process_worker")}
+ENV_POOL_FLUSH = "MICKTRACE_POOL_FLUSH"
+
+
+def in_pool_worker() -> bool:
+    """True in a worker process of ``multiprocessing.Pool`` or
+    ``concurrent.futures.ProcessPoolExecutor`` (fork, spawn or forkserver)."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return False
+    try:
+        if mp.parent_process() is None:
+            return False
+        target = getattr(mp.current_process(), "_target", None)
+        return (getattr(target, "__module__", None), getattr(target, "__name__", None)) in _POOL_WORKER_TARGETS
+    except Exception:
+        return False
+
+
+def _flush_on_sigterm_in_pool_worker() -> None:
+    """A pool's worker ends by SIGTERM whenever the pool is terminated, which
+    ``with Pool() as pool:`` does on leaving the block: the default action
+    kills it with the records its workers still hold. multiprocessing made
+    this process and nobody else set a SIGTERM handler in it, so micktrace
+    sets one: deliver what is queued (bounded), then die of SIGTERM as before.
+    Never in any other process (an application's signals are its own), never
+    over a handler someone set, and not at all with MICKTRACE_POOL_FLUSH=0."""
+    global _pool_sigterm_pid
+    if _pool_sigterm_pid == os.getpid():
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers are set from the main thread: a later start may
+    _pool_sigterm_pid = os.getpid()
+    if os.environ.get(ENV_POOL_FLUSH, "").strip() in ("0", "false", "no", "off") or not in_pool_worker():
+        return
+    import signal as _signal
+
+    try:
+        if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+            _signal.signal(_signal.SIGTERM, _die_flushed)
+    except (ValueError, OSError):
+        pass
+
+
+def _die_flushed(signum: int, frame: Any) -> None:
+    """SIGTERM in a pool worker: the exit flush, then the default action.
+
+    The flush runs in a thread this handler waits for at most the exit
+    timeout (and a little): the signal may have interrupted this thread
+    while it held a handler's lock, and a pool whose worker never dies
+    hangs ``terminate()``. What the deadline leaves undelivered goes to the
+    fallback with a count on stderr (``_abandon_at_exit``)."""
+    import signal as _signal
+
+    finisher = threading.Thread(target=_flush_at_exit, name="micktrace-sigterm-flush", daemon=True)
+    finisher.start()
+    finisher.join(_exit_timeout() + 1.0)
+    _signal.signal(signum, _signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _after_fork_in_child() -> None:

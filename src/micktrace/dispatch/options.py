@@ -31,6 +31,7 @@ class DispatchOptions:
         "overflow",
         "queue_size",
         "retries",
+        "timeout",
     )
 
     def __init__(
@@ -47,6 +48,7 @@ class DispatchOptions:
         breaker_threshold: int = 5,
         breaker_cooldown: float = 30.0,
         exit_timeout: float = 5.0,
+        timeout: Optional[float] = None,
     ) -> None:
         self.mode = mode
         self.queue_size = queue_size
@@ -60,6 +62,8 @@ class DispatchOptions:
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown = breaker_cooldown
         self.exit_timeout = exit_timeout
+        #: sync mode: the longest a log call waits for the handler (None: no limit)
+        self.timeout = timeout
 
     def as_dict(self) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -92,6 +96,8 @@ def parse_dispatch(value: Any, key: str, base: Optional[DispatchOptions] = None)
         check_number(f"{key}.{name}", getattr(opts, name), 0, integer=True)
     for name in ("block_timeout", "backoff", "max_backoff", "breaker_cooldown", "exit_timeout"):
         check_number(f"{key}.{name}", getattr(opts, name), 0, unit=" seconds")
+    if opts.timeout is not None:
+        check_number(f"{key}.timeout", opts.timeout, 0.001, unit=" seconds (or None: no limit)")
     return opts
 
 

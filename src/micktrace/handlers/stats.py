@@ -42,6 +42,8 @@ class HandlerStats:
         self.fallback = 0
         #: records made while this handler ran, kept from re-entering it
         self.feedback_skipped = 0
+        #: sync calls that ran out of their time limit (the ``timeout`` dispatch option)
+        self.timed_out = 0
         #: times the background worker was restarted after something escaped it
         self.worker_restarts = 0
         self.bytes_written = 0
@@ -112,6 +114,7 @@ class HandlerStats:
             "retried": self.retried,
             "fallback": self.fallback,
             "feedback_skipped": self.feedback_skipped,
+            "timed_out": self.timed_out,
             "worker_restarts": self.worker_restarts,
             "bytes_written": self.bytes_written,
             "batches": batches,
