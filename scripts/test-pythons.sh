@@ -41,8 +41,9 @@ CORE_TESTS=(
     tests/test_masking_worker.py
     tests/test_speedups.py
 )
-# packages of the `test` extra the core tests do not use (micktrace[bench]: the benchmark peers)
-SKIP_EXTRAS_RE='^(mypy|ruff|micktrace)([<>=!~ \[;]|$)'
+# packages of the `test` extra the core tests do not use: the checkers, the benchmark peers
+# (micktrace[bench]), and the backends' SDKs, servers and emulators (their tests run on the main Python)
+SKIP_EXTRAS_RE='^(mypy|ruff|micktrace|azure-[a-z-]+|google-cloud-logging|sentry-sdk|osmem-server|opensearch-py|elasticsearch|datadog-api-client|moto|uvicorn|django|fastapi|starlette|httpx|grpcio|opentelemetry-[a-z-]+|prometheus-client|requests)([<>=!~ \[;]|$)'
 
 find_python() {
     # the newest installed patch release of $1, e.g. 3.9 -> .../3.9.18/bin/python
