@@ -29,7 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "src"), str(ROOT / "tests")]
 
 import network_datadog  # noqa: E402
-from network_datadog import FIELDS, Result, measure_micktrace, median_of, sizes, table, wait_for  # noqa: E402
+from network_datadog import (  # noqa: E402
+    DEFAULT_QUEUE,
+    FIELDS,
+    Result,
+    measure_micktrace,
+    median_of,
+    sized_table,
+    sizes,
+    table,
+    wait_for,
+)
 
 import support.loopback_only as guard  # noqa: E402  (nothing here may leave the machine)
 
@@ -97,14 +107,16 @@ def main() -> None:
     for n in counts:
         mine: List[Result] = []
         theirs: List[Result] = []
+        sized: List[Result] = []
         for _ in range(repeats):  # alternating, each against a fresh emulator
-            api = Emulator()
-            spec: Dict[str, Any] = {"type": "gcp", "project_id": PROJECT, "endpoint": api.url,
-                                    "credentials": Credentials(token=api.token)}  # fmt: skip
-            try:
-                mine.append(measure_micktrace(spec, api.count, n))
-            finally:
-                api.close()
+            for queue_size, into in ((0, mine), (n, sized)) if n > DEFAULT_QUEUE else ((0, mine),):
+                api = Emulator()
+                spec: Dict[str, Any] = {"type": "gcp", "project_id": PROJECT, "endpoint": api.url,
+                                        "credentials": Credentials(token=api.token)}  # fmt: skip
+                try:
+                    into.append(measure_micktrace(spec, api.count, n, queue_size))
+                finally:
+                    api.close()
             api = Emulator()
             try:
                 theirs.append(measure_google(api, n))
@@ -116,7 +128,9 @@ def main() -> None:
         }
         title = f"## gcp (N={n:,}, median of {repeats} runs, loopback emulator of the Cloud Logging API, REST)"
         texts.append(table(title, results, "CloudLoggingHandler"))
-        print(texts[-1])
+        if sized:
+            texts.append(sized_table(title, "micktrace gcp", sized, results, "CloudLoggingHandler"))
+        print("\n".join(texts[-2:]))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     alternative = (

@@ -26,7 +26,19 @@ from typing import Callable, Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from network_datadog import NOTES, ROOT, Emulator, Result, measure_micktrace, measure_stdlib, median_of, sizes, table
+from network_datadog import (
+    DEFAULT_QUEUE,
+    NOTES,
+    ROOT,
+    Emulator,
+    Result,
+    measure_micktrace,
+    measure_stdlib,
+    median_of,
+    sized_table,
+    sizes,
+    table,
+)
 
 
 def requests_post(intake: Emulator) -> Tuple[Callable[[List[logging.LogRecord]], None], object]:
@@ -59,14 +71,16 @@ def main() -> None:
         for n in counts:
             mine: List[Result] = []
             theirs: List[Result] = []
+            sized: List[Result] = []
             for _ in range(repeats):  # alternating, each against a fresh emulator
-                intake = Emulator("newrelic", tmp)
-                spec = {"type": "newrelic", "license_key": intake.key, "endpoint": intake.url,
-                        "ca_certs": intake.ca_certs}  # fmt: skip
-                try:
-                    mine.append(measure_micktrace(spec, intake.count, n))
-                finally:
-                    intake.close()
+                for queue_size, into in ((0, mine), (n, sized)) if n > DEFAULT_QUEUE else ((0, mine),):
+                    intake = Emulator("newrelic", tmp)
+                    spec = {"type": "newrelic", "license_key": intake.key, "endpoint": intake.url,
+                            "ca_certs": intake.ca_certs}  # fmt: skip
+                    try:
+                        into.append(measure_micktrace(spec, intake.count, n, queue_size))
+                    finally:
+                        intake.close()
                 intake = Emulator("newrelic", tmp)
                 post, session = requests_post(intake)
                 try:
@@ -78,7 +92,9 @@ def main() -> None:
             results["stdlib QueueHandler + requests to the Log API"] = median_of(theirs)
             title = f"## newrelic (N={n:,}, median of {repeats} runs, loopback HTTPS emulator of the Log API, gzip)"
             texts.append(table(title, results, "requests"))
-            print(texts[-1])
+            if sized:
+                texts.append(sized_table(title, "micktrace newrelic", sized, results, "requests"))
+            print("\n".join(texts[-2:]))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     alternative = ("\nThe alternative: the `newrelic` package is an APM agent with no standalone log client, so a "
