@@ -40,6 +40,21 @@ CORE_TESTS=(
     tests/test_formatters_property.py
     tests/test_masking_worker.py
     tests/test_speedups.py
+    tests/test_messages.py
+    tests/test_custom_levels.py
+    tests/test_lazy.py
+    tests/test_templates.py
+    tests/test_compat_1x.py
+    # the reliability and masking regressions (issue 14): on every Python
+    tests/test_masking_shapes.py
+    tests/test_hostile_values.py
+    tests/test_worker_survives.py
+    tests/test_late_records.py
+    tests/test_fork_safety.py
+    tests/test_feedback.py
+    tests/test_signals.py
+    tests/test_attack_dispatch.py
+    tests/test_file_guarantees.py
 )
 # packages of the `test` extra the core tests do not use: the checkers, the benchmark peers
 # (micktrace[bench]), and the backends' SDKs, servers and emulators (their tests run on the main Python)
