@@ -270,3 +270,28 @@ def test_configure_waits_for_a_log_call_stuck_for_good_only_once() -> None:
     finally:
         release.set()
         caller.join(30)
+
+
+def test_the_threads_frames_are_read_with_the_collector_held_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """configure() reads every thread's frames to wait for log calls in flight. CPython builds
+    that dict under its thread-list lock; a collection inside it that frees a threading.local
+    takes that lock again and hangs the process for good (it hung a CI rehearsal here). So the
+    collector must be off for the call, and back on after."""
+    import gc
+
+    from micktrace import _state
+
+    real = sys._current_frames
+    seen: List[bool] = []
+
+    def spy() -> Dict[int, Any]:
+        seen.append(gc.isenabled())
+        return real()
+
+    monkeypatch.setattr(sys, "_current_frames", spy)
+    assert gc.isenabled()
+    micktrace.configure(handlers=[lambda record: None])
+    micktrace.get_logger("x").info("a record, then a configure that retires a handler")
+    micktrace.configure(handlers=[lambda record: None])
+    assert seen and not any(seen)  # every read happened with the collector off
+    assert gc.isenabled()  # and it is on again

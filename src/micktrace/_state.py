@@ -15,6 +15,7 @@ the configuration. Imports nothing of micktrace.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -80,11 +81,26 @@ log_call_codes: Set[CodeType] = set()
 RETIRE_GRACE = 2.0
 
 
+def _frames_of_threads() -> Dict[int, FrameType]:
+    """``sys._current_frames()`` with the cyclic collector held off. CPython (3.11) builds
+    that dict while holding the runtime's thread-list lock; an allocation in there can run
+    a collection, and collecting a ``threading.local`` takes the same lock again: the
+    process hangs for good (seen here, in configure()). With the collector off for these
+    few allocations nothing can be collected inside."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _log_calls_in_flight(me: int) -> Dict[int, FrameType]:
     """Every other thread inside a log call: its outermost log-call frame."""
     codes = log_call_codes
     found: Dict[int, FrameType] = {}
-    for ident, frame in sys._current_frames().items():
+    for ident, frame in _frames_of_threads().items():
         if ident == me:
             continue
         f: Optional[FrameType] = frame
