@@ -279,7 +279,6 @@ def test_the_threads_frames_are_read_with_the_collector_held_off(monkeypatch: py
     collector must be off for the call, and back on after."""
     import gc
 
-    from micktrace import _state
 
     real = sys._current_frames
     seen: List[bool] = []
