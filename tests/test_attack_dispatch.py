@@ -15,7 +15,7 @@ import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
