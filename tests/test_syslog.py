@@ -99,7 +99,9 @@ action(type="omfile" file="{self.out}" template="raw" flushOnTXEnd="on" asyncWri
     def raw(self) -> List[str]:
         if not self.out.exists():
             return []
-        return [json.loads('"' + line + '"') for line in self.out.read_text().splitlines() if line]
+        # only whole lines: rsyslogd may be half-way through writing the last one
+        complete = self.out.read_text().split("\n")[:-1]
+        return [json.loads('"' + line + '"') for line in complete if line]
 
     def records(self) -> List[Dict[str, Any]]:
         return [parse(r) for r in self.raw()]
