@@ -190,21 +190,23 @@ def test_live_reload_under_load_loses_nothing_and_rejects_a_broken_edit(tmp_path
             time.sleep(0.02)
         return False
 
-    time.sleep(0.3)
-    replace(_toml(second))
-    assert wait_for(lambda: second.exists() and second.stat().st_size > 0)
-    replace('level = "INFO"\n[[handlers]\ntype = "file"\n')  # broken: the running configuration stays
-    assert wait_for(lambda: (micktrace.health().get("config_file") or {}).get("status") == "error")
-    health = micktrace.health()
-    assert "live.toml" in health["config_file"]["error"] and "line" in health["config_file"]["error"]
-    time.sleep(0.2)
-    replace(_toml(third))
-    assert wait_for(lambda: third.exists() and third.stat().st_size > 0)
-    assert micktrace.health()["config_file"]["status"] == "ok"
-    time.sleep(0.2)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        time.sleep(0.3)
+        replace(_toml(second))
+        assert wait_for(lambda: second.exists() and second.stat().st_size > 0)
+        replace('level = "INFO"\n[[handlers]\ntype = "file"\n')  # broken: the running configuration stays
+        assert wait_for(lambda: (micktrace.health().get("config_file") or {}).get("status") == "error")
+        health = micktrace.health()
+        assert "live.toml" in health["config_file"]["error"] and "line" in health["config_file"]["error"]
+        time.sleep(0.2)
+        replace(_toml(third))
+        assert wait_for(lambda: third.exists() and third.stat().st_size > 0)
+        assert micktrace.health()["config_file"]["status"] == "ok"
+        time.sleep(0.2)
+    finally:  # the logging threads stop whatever an assertion above said (else they log forever)
+        stop.set()
+        for thread in threads:
+            thread.join()
     micktrace.flush()
     seen = {}
     for path in (first, second, third):

@@ -27,20 +27,40 @@ May import: serialize, lazy_values.
 from __future__ import annotations
 
 import re
-import string
-from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Pattern, Tuple
 
 from . import lazy_values
 from .serialize import defuse, safe_repr, safe_str, swallowable
 
 # a %-conversion as the % operator reads it, without the ' ' flag, so that the
 # "{}% done" of a brace message is not taken for "% d" ("%%" is removed first)
-_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0+]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa]")
-_BIG_NUMBER = re.compile(r"\d{4}")
+_PERCENT_SOURCE = r"%(?:\([^)]*\))?[-#0+]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa]"
+# compiled on first use, not at import (import micktrace stays cheap)
+_patterns: Dict[str, Pattern[str]] = {}
 
-#: (placeholders without a name or index, highest explicit index + 1, the names)
-#: the parser str.format itself uses
-formatter_parser = string.Formatter().parse
+
+def _pattern(source: str) -> Pattern[str]:
+    compiled = _patterns.get(source)
+    if compiled is None:
+        compiled = _patterns[source] = re.compile(source)
+    return compiled
+
+
+def _formatter_parser() -> Callable[[str], Any]:
+    """The parser str.format itself uses: string.Formatter().parse, without importing
+    ``string`` (its Template class compiles a pattern at import)."""
+    try:
+        import _string  # type: ignore[import-not-found]
+
+        parser: Callable[[str], Any] = _string.formatter_parser
+        return parser
+    except ImportError:  # an interpreter without CPython's _string
+        import string
+
+        return string.Formatter().parse
+
+
+formatter_parser = _formatter_parser()
 
 Shape = Tuple[int, int, FrozenSet[str]]
 _NOT_A_TEMPLATE: Shape = (-1, -1, frozenset())
@@ -58,7 +78,7 @@ def _shape(msg: str) -> Shape:
         for _literal, field, spec, _conversion in formatter_parser(msg):
             if field is None:
                 continue
-            if "__" in field or (spec and ("{" in spec or _BIG_NUMBER.search(spec))):
+            if "__" in field or (spec and ("{" in spec or _pattern(r"\d{4}").search(spec))):
                 raise ValueError(field)
             head = re.split(r"[.\[]", field, maxsplit=1)[0]
             if head == "":
@@ -81,7 +101,7 @@ def has_percent(msg: str) -> bool:
     """True when *msg* holds a %-conversion (``%s``, ``%(name)d``; not ``%%``)."""
     if "%" not in msg:
         return False
-    return _PERCENT.search(msg.replace("%%", "")) is not None
+    return _pattern(_PERCENT_SOURCE).search(msg.replace("%%", "")) is not None
 
 
 def _appended(msg: str, args: Tuple[Any, ...]) -> str:
