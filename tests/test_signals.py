@@ -93,3 +93,31 @@ def test_a_signal_handler_that_logs_never_deadlocks_or_loses(tmp_path: Path, mod
     assert len(signals) == summary["fired"]  # every signal's record, once
     assert summary["feedback_skipped"] == 0 and summary["dropped"] == 0
     assert "micktrace:" not in proc.stderr, proc.stderr[-2000:]
+
+
+def test_handler_codes_see_a_handler_installed_after_the_first_look() -> None:
+    """Only the list of signal numbers is kept between calls: a handler installed,
+    replaced or removed later is seen at the next call (defaults and SIG_IGN are not handlers)."""
+    import signal
+
+    from micktrace._signals import handler_codes
+
+    def first(signum: int, frame: object) -> None:
+        pass
+
+    def second(signum: int, frame: object) -> None:
+        pass
+
+    previous = signal.getsignal(signal.SIGUSR2)
+    try:
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        before = handler_codes()
+        assert first.__code__ not in before
+        signal.signal(signal.SIGUSR2, first)
+        assert first.__code__ in handler_codes()
+        signal.signal(signal.SIGUSR2, second)
+        now = handler_codes()
+        assert second.__code__ in now and first.__code__ not in now
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert first.__code__ not in handler_codes() and second.__code__ not in handler_codes()

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 from types import CodeType
-from typing import Any, Optional, Set
+from typing import Any, Optional, Set, Tuple
 
 _MAX_DEPTH = 200
 
@@ -32,13 +32,28 @@ def _code_of(handler: Any) -> Optional[CodeType]:
     return code if isinstance(code, CodeType) else None
 
 
+_signal_numbers: Optional[Tuple[int, ...]] = None
+
+
 def handler_codes() -> Set[CodeType]:
-    """The code objects of every Python-level signal handler installed now."""
+    """The code objects of every Python-level signal handler installed now.
+
+    Called whenever a log call would wait for queue space (a signal handler must
+    not): the signal numbers are listed once (``signal.valid_signals()`` builds
+    an enum per signal, ~100 µs a call) and the default and ignore dispositions
+    (ints) are passed over at once."""
+    global _signal_numbers
+    numbers = _signal_numbers
+    if numbers is None:
+        numbers = _signal_numbers = tuple(int(signum) for signum in signal.valid_signals())
+    getsignal = signal.getsignal
     codes: Set[CodeType] = set()
-    for signum in signal.valid_signals():
+    for signum in numbers:
         try:
-            handler = signal.getsignal(signum)
+            handler = getsignal(signum)
         except (ValueError, OSError):
+            continue
+        if handler is None or isinstance(handler, int):  # SIG_DFL, SIG_IGN, or not set from Python
             continue
         code = _code_of(handler)
         if code is not None:
